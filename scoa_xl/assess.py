@@ -1,0 +1,115 @@
+"""One file → its assessment: read, matched to its form version, validated and scored.
+
+This is what `scoa check`, `scoa score`, the plan and the batch all call; it never raises for a
+problem with the file itself, it reports it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import Code, Issue, ReturnUnreadable, issue
+from .model import Return, Scores, Spec, Status
+from .read import Grid, locate, peek_meta
+from .score import score_return
+from .spec import find_spec
+from .validate import status_of, validate
+
+
+@dataclass(slots=True)
+class Assessment:
+    file: Path
+    status: Status
+    issues: list[Issue] = field(default_factory=list)
+    ret: Return | None = None
+    scores: Scores | None = None
+    sha256: str = ""
+    read_by: str = ""
+    spec_version: str = ""
+    migrated_from: str = ""
+
+    @property
+    def errors(self) -> int:
+        return sum(i.severity.value == "error" for i in self.issues)
+
+    @property
+    def queries(self) -> int:
+        return sum(i.severity.value == "query" for i in self.issues)
+
+    def check_json(self, name: str | None = None) -> dict:
+        """The object `scoa check --json` prints for this file."""
+        return {"file": name or str(self.file), "status": self.status.value,
+                "issues": [i.to_json() for i in self.issues], "read_by": self.read_by or None}
+
+
+def resolve_spec(meta: dict[str, str], default: Spec) -> tuple[Spec | None, dict[str, str], list[Issue], str]:
+    """The spec to read a return against, any factor renames, issues about its version, and the old version."""
+    spec_id, version = meta.get("spec_id", ""), meta.get("spec_version", "")
+    if not spec_id or not version:
+        return None, {}, [issue(Code.SPEC_001, sheet="Lists", found="no form version stamped in the workbook",
+                                expected=f"form {default.id} version {default.version}")], ""
+    if spec_id != default.id:
+        return None, {}, [issue(Code.SPEC_002, sheet="Lists", found=f'form "{spec_id}" version {version}',
+                                expected=f'form "{default.id}" version {default.version}')], ""
+    exact = find_spec(spec_id, version, default)
+    if exact is not None:
+        issues = []
+        if meta.get("spec_fingerprint") and meta["spec_fingerprint"] != exact.fingerprint:
+            issues.append(issue(Code.SPEC_004, sheet="Lists", found=f"fingerprint {meta['spec_fingerprint']}",
+                                expected=f"fingerprint {exact.fingerprint} for version {version}"))
+        return exact, {}, issues, ""
+    for mg in default.migrations:
+        if mg.from_version == version:
+            detail = []
+            if mg.renamed:
+                detail.append("renamed: " + ", ".join(f"{a} to {b}" for a, b in mg.renamed.items()))
+            if mg.retired:
+                detail.append("retired: " + ", ".join(mg.retired))
+            found = f"version {version}" + (f" ({'; '.join(detail)})" if detail else "")
+            return default, dict(mg.renamed), [issue(Code.SPEC_003, sheet="Lists", found=found,
+                                                     expected=f"version {default.version}")], version
+    return None, {}, [issue(Code.SPEC_002, sheet="Lists", found=f"version {version}",
+                            expected=f"version {default.version}"
+                            + "".join(f" or {m.from_version}" for m in default.migrations))], ""
+
+
+def assess(path: Path | str, default: Spec) -> Assessment:
+    """Read, check and score one return; problems become issues, never exceptions."""
+    path = Path(path)
+    try:
+        meta, sniffed, data, grid, names = peek_meta(path)
+    except ReturnUnreadable as exc:
+        return Assessment(path, Status.UNREADABLE, [exc.issue], sha256=_sha(path))
+    digest = hashlib.sha256(data).hexdigest()
+    spec, renamed, issues, old = resolve_spec(meta, default)
+    if sniffed.macros:
+        issues.append(issue(Code.FILE_004, found="a macro-enabled workbook", expected="an ordinary .xlsx workbook"))
+    if sniffed.kind == "xls":
+        issues.append(issue(Code.FILE_007, found="an .xls workbook", expected="an .xlsx workbook"))
+    read_spec = spec or default
+    try:
+        raw = locate(path, grid, names, meta, read_spec, sniffed, renamed)
+        ret, issues = validate(raw, issues)
+    except Exception as exc:  # a damaged sheet deep inside: report it, never crash a batch
+        return Assessment(path, Status.UNREADABLE, [issue(Code.FILE_001, found=f"a workbook we could not read "
+                                                           f"({type(exc).__name__})", expected="an .xlsx or .ods "
+                                                           "workbook")], sha256=digest)
+    scores = score_return(ret) if spec is not None else None
+    return Assessment(path, status_of(issues), issues, ret, scores, digest, raw.read_by,
+                      meta.get("spec_version", ""), old)
+
+
+def _sha(path: Path) -> str:
+    try:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+    except OSError:
+        return ""
+
+
+__all__ = ["Assessment", "assess", "resolve_spec", "Grid"]

@@ -1,0 +1,202 @@
+"""The one catalogue of issue codes: every problem a return can have, and what to do about it.
+
+Each entry says how serious it is (an error must be fixed; a query is unusual and should be
+fixed or explained), what it means, and the fix in words a commissioner can act on. Messages
+are rendered from here and nowhere else, so tests compare against the catalogue, not retyped text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .model import Cell, Severity
+
+
+class SpecError(Exception):
+    """A spec file that cannot be used: names the file, the key path and what is wrong."""
+
+
+class ReturnUnreadable(Exception):
+    """A file that cannot be read as a return at all; carries the issue that explains why."""
+
+    def __init__(self, issue: Issue):
+        super().__init__(issue.message)
+        self.issue = issue
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    severity: Severity
+    title: str
+    fix: str
+
+
+E, Q = Severity.ERROR, Severity.QUERY
+
+
+class Code(StrEnum):
+    FILE_001 = "FILE_001"
+    FILE_002 = "FILE_002"
+    FILE_003 = "FILE_003"
+    FILE_004 = "FILE_004"
+    FILE_005 = "FILE_005"
+    FILE_006 = "FILE_006"
+    FILE_007 = "FILE_007"
+    SPEC_001 = "SPEC_001"
+    SPEC_002 = "SPEC_002"
+    SPEC_003 = "SPEC_003"
+    SPEC_004 = "SPEC_004"
+    SHEET_001 = "SHEET_001"
+    SHEET_002 = "SHEET_002"
+    ID_001 = "ID_001"
+    ID_002 = "ID_002"
+    VAL_001 = "VAL_001"
+    VAL_002 = "VAL_002"
+    VAL_003 = "VAL_003"
+    VAL_004 = "VAL_004"
+    VAL_005 = "VAL_005"
+    ANS_001 = "ANS_001"
+    ANS_002 = "ANS_002"
+    ANS_003 = "ANS_003"
+    ANS_004 = "ANS_004"
+    ANS_005 = "ANS_005"
+    ANS_006 = "ANS_006"
+    ANS_007 = "ANS_007"
+    TEXT_001 = "TEXT_001"
+    TEXT_002 = "TEXT_002"
+
+
+CATALOGUE: dict[Code, Entry] = {
+    Code.FILE_001: Entry(E, "Not a workbook we can read",
+                         "Send the return as the Excel workbook (.xlsx) it was issued as, "
+                         "or as a LibreOffice .ods file."),
+    Code.FILE_002: Entry(E, "Workbook is password-protected",
+                         "Open it, remove the password to open (File > Info > Protect Workbook in Excel), "
+                         "save it and send it again."),
+    Code.FILE_003: Entry(E, "File is too large or suspiciously compressed",
+                         "Send the workbook as it was issued, without embedded pictures or extra sheets; "
+                         "if it really is a return, ask the programme team to check it by hand."),
+    Code.FILE_004: Entry(Q, "Workbook contains macros",
+                         "Nothing needs doing: the answers were read and the macros were neither run nor kept. "
+                         "Next time save it as an ordinary .xlsx workbook."),
+    Code.FILE_005: Entry(E, "File is empty",
+                         "The file has no content. Save the workbook again and send the saved copy."),
+    Code.FILE_006: Entry(E, "File took too long to read",
+                         "The file may be damaged. Open it, save it as .xlsx under a new name and send that copy."),
+    Code.FILE_007: Entry(Q, "Old Excel format (.xls)",
+                         "The answers were read, but please save as .xlsx next time (File > Save As > "
+                         "Excel Workbook) so nothing is lost."),
+    Code.SPEC_001: Entry(E, "Not a self-assessment return, or the form version is missing",
+                         "Use the self-assessment workbook you were sent, or ask the programme team for a new copy "
+                         "and copy your answers into it."),
+    Code.SPEC_002: Entry(E, "Return made from a version of the form we cannot read",
+                         "Ask the programme team for the current workbook and copy your answers into it."),
+    Code.SPEC_003: Entry(Q, "Return made from an earlier version of the form",
+                         "Nothing needs doing: your answers were carried over to the current version. "
+                         "Check the factors listed as new or retired."),
+    Code.SPEC_004: Entry(Q, "The form's wording has been changed",
+                         "Check that the factor statements were not edited; if they were, ask the programme team "
+                         "for a fresh workbook."),
+    Code.SHEET_001: Entry(E, "A sheet is missing",
+                          "Restore the sheet from the workbook you were sent (copy it back in) or ask for a "
+                          "fresh copy; do not delete or rename sheets."),
+    Code.SHEET_002: Entry(E, "A factor or model row is missing",
+                          "Restore the row from the workbook you were sent; do not delete rows or change the "
+                          "factor and model ids in column A."),
+    Code.ID_001: Entry(E, "No council named",
+                       "Type the council's name in the council box on the cover sheet."),
+    Code.ID_002: Entry(Q, "No respondent named",
+                       "Type the name of the person or group answering on the cover sheet."),
+    Code.VAL_001: Entry(E, "Rating not on the list",
+                        "Choose a rating from the dropdown in that cell (1 to 5, or \"Don't know\")."),
+    Code.VAL_002: Entry(E, "Importance not on the list",
+                        "Choose Low, Medium or High from the dropdown, or leave it blank for the default."),
+    Code.VAL_003: Entry(E, "Control category not on the list",
+                        "Choose one of the four control categories from the dropdown."),
+    Code.VAL_004: Entry(E, "Boost answer not on the list",
+                        "Choose Yes or No from the dropdown."),
+    Code.VAL_005: Entry(E, "Model priority fit not on the list",
+                        "Choose a fit from 1 to 5 from the dropdown."),
+    Code.ANS_001: Entry(Q, "Inhibitor with no control category",
+                        "Say whether this factor is in your control, influenceable, out of your control or "
+                        "needs innovation: the plan groups the actions by it."),
+    Code.ANS_002: Entry(Q, "Supporter with no boost answer",
+                        "Say Yes or No to whether you could boost this supporting factor."),
+    Code.ANS_003: Entry(Q, "Control category given for a factor that is not holding you back",
+                        "Clear the control category, or change the rating to 1 or 2 if the factor holds you back."),
+    Code.ANS_004: Entry(Q, "Boost answer given for a factor that is not a supporter",
+                        "Clear the boost answer, or change the rating to 4 or 5 if the factor supports you."),
+    Code.ANS_005: Entry(Q, "Fewer than half of this aspect's factors answered",
+                        "Rate more of the factors: the aspect has no room-for-manoeuvre score until at least "
+                        "half are answered."),
+    Code.ANS_006: Entry(Q, "No priority fit given for a model",
+                        "Rate how well the model fits your local priorities and values; until then its fit "
+                        "rests on readiness alone."),
+    Code.ANS_007: Entry(Q, "Answer carried forward from last year and not yet confirmed",
+                        "Check the answer still holds, then clear the \"carried forward\" mark next to it."),
+    Code.TEXT_001: Entry(Q, "Text is too long or holds characters a spreadsheet cannot keep",
+                         "Shorten the text (a cell holds at most 32,767 characters) or remove control characters; "
+                         "what could be kept was kept."),
+    Code.TEXT_002: Entry(Q, "Text looks like a formula",
+                         "Nothing needs doing: it was kept as plain text and will never run as a formula. "
+                         "Remove the leading =, +, - or @ if it was not meant."),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    severity: Severity
+    code: Code
+    sheet: str
+    cell: str
+    found: str
+    expected: str
+    fix: str
+    title: str
+
+    @property
+    def message(self) -> str:
+        parts = [self.title]
+        if self.found:
+            parts.append(f"found {self.found}")
+        if self.expected:
+            parts.append(f"expected {self.expected}")
+        return "; ".join(parts) + ". " + self.fix
+
+    @property
+    def location(self) -> str:
+        if not self.sheet:
+            return ""
+        return f"'{self.sheet}'!{self.cell}" if self.cell else f"'{self.sheet}'"
+
+    def to_json(self) -> dict:
+        return {
+            "severity": self.severity.value,
+            "code": self.code.value,
+            "sheet": self.sheet or None,
+            "cell": self.cell or None,
+            "message": self.message,
+            "found": self.found,
+            "expected": self.expected,
+            "fix": self.fix,
+        }
+
+
+def issue(code: Code, where: Cell | None = None, found: str = "", expected: str = "",
+          sheet: str = "", cell: str = "") -> Issue:
+    """Make an issue from the catalogue, placed at a cell."""
+    entry = CATALOGUE[code]
+    if where is not None:
+        sheet, cell = where.sheet, where.ref
+    return Issue(entry.severity, code, sheet, cell, found, expected, entry.fix, entry.title)
+
+
+def show(value: object) -> str:
+    """How a found value is quoted in a message."""
+    if value is None or value == "":
+        return "a blank cell"
+    text = str(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f'"{text}"'

@@ -1,0 +1,258 @@
+"""The domain objects every stage passes along: the spec, a return, and its scores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    QUERY = "query"
+
+
+class Status(StrEnum):
+    VALID = "valid"
+    QUERIES = "queries"
+    INVALID = "invalid"
+    UNREADABLE = "unreadable"
+    SKIPPED = "skipped"
+    DUPLICATE = "duplicate"
+    SUPERSEDED = "superseded"
+
+
+class FieldKind(StrEnum):
+    IDENTITY = "identity"
+    RATING = "rating"
+    IMPORTANCE = "importance"
+    CONTROL = "control"
+    BOOST = "boost"
+    TEXT = "text"
+    PRIORITY = "priority"
+    COMPUTED = "computed"
+
+
+CONTROL_IDS = ("in_control", "influenceable", "out_of_control", "needs_innovation")
+CONTROLLABLE = ("in_control", "influenceable")
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One entry of a dropdown: the label the user sees and the value it stands for."""
+
+    label: str
+    value: object
+    approach: str = ""  # for control categories: how to tackle an inhibitor of this kind
+
+
+@dataclass(frozen=True, slots=True)
+class Factor:
+    id: str
+    aspect_id: str
+    statement: str
+    weight: int
+    evidence: str
+
+
+@dataclass(frozen=True, slots=True)
+class TextPrompt:
+    id: str
+    label: str
+    help: str
+
+
+@dataclass(frozen=True, slots=True)
+class Aspect:
+    id: str
+    name: str
+    sheet: str
+    covers: str
+    factors: tuple[Factor, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Risk:
+    risk: str
+    mitigation: str
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    id: str
+    name: str
+    focus: str
+    profile: dict[str, int]
+    risks: tuple[Risk, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """How a return made from an earlier version of the spec maps onto this one."""
+
+    from_version: str
+    renamed: dict[str, str] = field(default_factory=dict)  # old factor id -> new factor id
+    retired: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    id: str
+    version: str
+    title: str
+    purpose: str
+    rating: tuple[Choice, ...]
+    importance: tuple[Choice, ...]
+    control: tuple[Choice, ...]
+    boost: tuple[Choice, ...]
+    priority: tuple[Choice, ...]
+    text_prompts: tuple[TextPrompt, ...]
+    aspects: tuple[Aspect, ...]
+    models: tuple[Model, ...]
+    readiness_share: float
+    priority_share: float
+    migrations: tuple[Migration, ...]
+    fingerprint: str
+    source: str
+
+    @property
+    def factors(self) -> tuple[Factor, ...]:
+        return tuple(f for a in self.aspects for f in a.factors)
+
+    def aspect(self, aspect_id: str) -> Aspect:
+        return next(a for a in self.aspects if a.id == aspect_id)
+
+    def factor(self, factor_id: str) -> Factor:
+        return next(f for f in self.factors if f.id == factor_id)
+
+    def control_label(self, control_id: str) -> str:
+        return next(c.label for c in self.control if c.value == control_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """Where a value was read from, as a commissioner would look for it."""
+
+    sheet: str
+    ref: str  # A1 style, no $
+
+    def __str__(self) -> str:
+        return f"'{self.sheet}'!{self.ref}"
+
+
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """A value as found in the workbook, with its cell (cell is None when the field was not found)."""
+
+    value: object
+    cell: Cell | None
+
+
+@dataclass(frozen=True, slots=True)
+class FactorAnswer:
+    factor_id: str
+    rating: int | None  # 1-5; None = unanswered or "don't know"
+    importance: int | None  # 1-3 as chosen; None = spec default applies
+    control: str | None  # one of CONTROL_IDS
+    boost: bool | None
+    evidence: str
+    dont_know: bool = False
+    carried: bool = False  # carried forward from last year, not yet confirmed
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    council: str = ""
+    council_code: str = ""
+    respondent: str = ""
+    organisation: str = ""
+    role: str = ""
+    date: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Return:
+    """A completed workbook, cleaned and typed, with the spec it was read against."""
+
+    spec: Spec
+    identity: Identity
+    factors: dict[str, FactorAnswer]
+    texts: dict[str, dict[str, str]]  # aspect id -> prompt id -> text
+    priorities: dict[str, int | None]  # model id -> 1-5
+    spec_id: str
+    spec_version: str
+    fingerprint: str
+    workbook_id: str
+    read_by: str  # "defined names" or "factor ids in the rows"
+    file_format: str  # xlsx / ods / xls
+
+
+@dataclass(frozen=True, slots=True)
+class AspectScore:
+    id: str
+    name: str
+    room_for_manoeuvre: float | None
+    controllability: float | None
+    answered: int
+    factors: int
+    inhibitors: tuple[str, ...]
+    supporters: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFit:
+    id: str
+    name: str
+    readiness: float | None
+    priority_fit: float | None
+    fit: float | None
+    rank: int | None
+    sensitive: bool
+    reasons: tuple[str, ...]
+    carried_by: tuple[str, ...]
+    held_back_by: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    council: str
+    spec_id: str
+    spec_version: str
+    aspects: tuple[AspectScore, ...]
+    overall_room_for_manoeuvre: float | None
+    models: tuple[ModelFit, ...]
+    factor_scores: dict[str, float | None]
+
+    def aspect(self, aspect_id: str) -> AspectScore:
+        return next(a for a in self.aspects if a.id == aspect_id)
+
+    def to_json(self) -> dict:
+        """The object `scoa score --json` prints."""
+        return {
+            "council": self.council,
+            "spec": {"id": self.spec_id, "version": self.spec_version},
+            "aspects": [
+                {
+                    "id": a.id,
+                    "name": a.name,
+                    "room_for_manoeuvre": a.room_for_manoeuvre,
+                    "controllability": a.controllability,
+                    "answered": a.answered,
+                    "factors": a.factors,
+                }
+                for a in self.aspects
+            ],
+            "overall_room_for_manoeuvre": self.overall_room_for_manoeuvre,
+            "models": [
+                {
+                    "id": m.id,
+                    "name": m.name,
+                    "readiness": m.readiness,
+                    "priority_fit": m.priority_fit,
+                    "fit": m.fit,
+                    "rank": m.rank,
+                    "sensitive": m.sensitive,
+                    "reasons": list(m.reasons),
+                }
+                for m in self.models
+            ],
+        }

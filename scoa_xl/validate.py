@@ -1,0 +1,154 @@
+"""RawReturn → Return and a report of issues: every problem at once, each at its cell."""
+
+from __future__ import annotations
+
+import re
+
+from . import layout as L
+from .clean import DONT_KNOW, NOT_ON_LIST, clean_long_text, clean_text, match_choice, match_rating
+from .errors import Code, Issue, issue, show
+from .model import Cell, FactorAnswer, Identity, Raw, Return, Severity, Spec, Status
+from .read import RawReturn
+
+EXCEL_TEXT_LIMIT = 32767
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_FORMULA_LIKE = re.compile(r"^(=|@|[+-]\s*[\w(].*[(!|])")
+
+
+def status_of(issues: list[Issue]) -> Status:
+    if any(i.severity == Severity.ERROR for i in issues):
+        return Status.INVALID
+    if issues:
+        return Status.QUERIES
+    return Status.VALID
+
+
+def _labels(choices) -> str:
+    return ", ".join(f'"{c.label}"' for c in choices)
+
+
+def _text(raw: Raw, issues: list[Issue]) -> str:
+    text = clean_long_text(raw.value)
+    if not text:
+        return ""
+    if len(text) > EXCEL_TEXT_LIMIT or _CONTROL_CHARS.search(text):
+        issues.append(issue(Code.TEXT_001, raw.cell, found=f"{len(text):,} characters" if len(text) >
+                            EXCEL_TEXT_LIMIT else "control characters in the text",
+                            expected=f"plain text of at most {EXCEL_TEXT_LIMIT:,} characters"))
+        text = _CONTROL_CHARS.sub("", text)
+    if _FORMULA_LIKE.match(text):
+        issues.append(issue(Code.TEXT_002, raw.cell, found=show(text), expected="plain text"))
+    return text
+
+
+def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Return, list[Issue]]:
+    """Judge every value of a return; unusable values count as unanswered and are reported."""
+    spec: Spec = raw.spec
+    issues: list[Issue] = list(preliminary or [])
+    v = raw.values
+    for sheet in raw.missing_sheets:
+        issues.append(issue(Code.SHEET_001, sheet=sheet, found=f'no sheet called "{sheet}"',
+                            expected="every sheet of the workbook as issued"))
+
+    ident = {key: clean_text(v[L.name_of("identity", key)].value) for key, _ in L.IDENTITY_FIELDS}
+    council_raw = v[L.name_of("identity", "council")]
+    if not ident["council"] and L.COVER not in raw.missing_sheets:
+        issues.append(issue(Code.ID_001, council_raw.cell or Cell(L.COVER, "B4"), found="a blank cell",
+                            expected="the council's name"))
+    if not ident["respondent"] and L.COVER not in raw.missing_sheets:
+        issues.append(issue(Code.ID_002, v[L.name_of("identity", "respondent")].cell or Cell(L.COVER, "B6"),
+                            found="a blank cell", expected="a name"))
+
+    factors: dict[str, FactorAnswer] = {}
+    for aspect in spec.aspects:
+        if aspect.sheet in raw.missing_sheets:
+            continue
+        answered = 0
+        first_cell = None
+        for f in aspect.factors:
+            r = v[L.name_of("rating", f.id)]
+            if r.cell is None:
+                if f.id in raw.missing_factors:
+                    where = raw.missing_factors[f.id]
+                    issues.append(issue(Code.SHEET_002, where, found=f'no row with factor id "{f.id}"',
+                                        expected=f'a row for "{f.statement}"'))
+                continue
+            first_cell = first_cell or r.cell
+            rating = match_rating(r.value, spec.rating)
+            if rating is NOT_ON_LIST:
+                issues.append(issue(Code.VAL_001, r.cell, found=show(r.value), expected=_labels(spec.rating)))
+                rating = None
+            dont_know = rating is DONT_KNOW
+            if dont_know:
+                rating = None
+            imp_raw = v[L.name_of("importance", f.id)]
+            importance = match_choice(imp_raw.value, spec.importance)
+            if importance is NOT_ON_LIST or importance is DONT_KNOW:
+                issues.append(issue(Code.VAL_002, imp_raw.cell, found=show(imp_raw.value),
+                                    expected=_labels(spec.importance) + " or blank"))
+                importance = None
+            c_raw = v[L.name_of("control", f.id)]
+            control = match_choice(c_raw.value, spec.control)
+            if control is NOT_ON_LIST or control is DONT_KNOW:
+                issues.append(issue(Code.VAL_003, c_raw.cell, found=show(c_raw.value),
+                                    expected=_labels(spec.control)))
+                control = None
+            b_raw = v[L.name_of("boost", f.id)]
+            boost = match_choice(b_raw.value, spec.boost)
+            if boost is NOT_ON_LIST or boost is DONT_KNOW:
+                issues.append(issue(Code.VAL_004, b_raw.cell, found=show(b_raw.value), expected=_labels(spec.boost)))
+                boost = None
+            if rating in (1, 2) and control is None and c_raw.cell:
+                issues.append(issue(Code.ANS_001, c_raw.cell, found="a blank cell",
+                                    expected=_labels(spec.control)))
+            if rating in (4, 5) and boost is None and b_raw.cell:
+                issues.append(issue(Code.ANS_002, b_raw.cell, found="a blank cell", expected='"Yes" or "No"'))
+            if control is not None and rating in (3, 4, 5):
+                issues.append(issue(Code.ANS_003, c_raw.cell, found=f"{show(c_raw.value)} with a rating of {rating}",
+                                    expected="a control category only where the rating is 1 or 2"))
+            if boost is not None and rating in (1, 2, 3):
+                issues.append(issue(Code.ANS_004, b_raw.cell, found=f"{show(b_raw.value)} with a rating of {rating}",
+                                    expected="a boost answer only where the rating is 4 or 5"))
+            mark = raw.carried.get(f.id)
+            carried = bool(mark and clean_text(mark.value))
+            if carried:
+                issues.append(issue(Code.ANS_007, mark.cell, found=show(mark.value), expected="a blank cell once "
+                                    "the answer is confirmed"))
+            evidence = _text(v[L.name_of("notes", f.id)], issues)
+            if rating is not None:
+                answered += 1
+            factors[f.id] = FactorAnswer(f.id, rating, importance, control, boost, evidence, dont_know, carried)
+        if answered * 2 < len(aspect.factors):
+            issues.append(issue(Code.ANS_005, first_cell, sheet=aspect.sheet,
+                                found=f"{answered} of {len(aspect.factors)} factors rated",
+                                expected=f"at least {(len(aspect.factors) + 1) // 2}"))
+
+    texts: dict[str, dict[str, str]] = {}
+    for aspect in spec.aspects:
+        texts[aspect.id] = {p.id: _text(v[L.name_of("text", aspect.id, p.id)], issues) for p in spec.text_prompts}
+
+    priorities: dict[str, int | None] = {}
+    for m in spec.models:
+        p_raw = v[L.name_of("priority", m.id)]
+        if p_raw.cell is None:
+            if m.id in raw.missing_models and L.MODELS not in raw.missing_sheets:
+                issues.append(issue(Code.SHEET_002, raw.missing_models[m.id], found=f'no row with model id "{m.id}"',
+                                    expected=f'a row for "{m.name}"'))
+            priorities[m.id] = None
+            continue
+        value = match_choice(p_raw.value, spec.priority)
+        if value is NOT_ON_LIST or value is DONT_KNOW:
+            issues.append(issue(Code.VAL_005, p_raw.cell, found=show(p_raw.value), expected=_labels(spec.priority)))
+            value = None
+        if value is None and L.MODELS not in raw.missing_sheets:
+            issues.append(issue(Code.ANS_006, p_raw.cell, found=f"a blank cell for {m.name}",
+                                expected=_labels(spec.priority)))
+        priorities[m.id] = value
+
+    ret = Return(
+        spec=spec, identity=Identity(**ident), factors=factors, texts=texts, priorities=priorities,
+        spec_id=raw.meta.get("spec_id", ""), spec_version=raw.meta.get("spec_version", ""),
+        fingerprint=raw.meta.get("spec_fingerprint", ""), workbook_id=raw.meta.get("workbook_id", ""),
+        read_by=raw.read_by, file_format=raw.file_format,
+    )
+    return ret, issues
