@@ -1,0 +1,24 @@
+"""Shared test helpers: fill a generated workbook as a user would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+
+
+def fill_workbook(src: Path, dst: Path, answers: dict[str, object]) -> Path:
+    """Open `src`, type each answer into the cell its defined name points at, save as `dst`.
+
+    Keys are defined names ("rating_sd_one_place", "identity_council", "priority_prevention",
+    "text_policy_strengths"); values are what a user would pick or type (dropdown labels, free text).
+    openpyxl keeps names, validations and protection, and writes formulas with no cached values,
+    so a spreadsheet application that opens the result computes every live figure itself.
+    """
+    wb = openpyxl.load_workbook(src)
+    for name, value in answers.items():
+        dn = wb.defined_names[name]
+        (sheet, ref), = list(dn.destinations)
+        wb[sheet][ref.replace("$", "")].value = value
+    wb.save(dst)
+    return Path(dst)
