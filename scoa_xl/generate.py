@@ -190,6 +190,7 @@ def _write_cover(ws, spec: Spec, st: Styles, identity: Identity, pre: Prefill) -
     for a in spec.aspects:
         ws.write_url(row, 0, f"internal:'{a.sheet}'!A1", st["link"], a.sheet)
         ws.write_string(row, 1, a.covers, st["text"])
+        ws.set_row(row, 15 * max(1, len(a.covers) // 95 + 1))
         row += 1
     for name, what in ((L.MODELS, "How well each commissioning model fits your local priorities."),
                        (L.SCORES, "Your room for manoeuvre, as you go."),
@@ -212,8 +213,7 @@ def _write_aspect(ws, spec: Spec, ai: int, st: Styles, refs: dict[str, str], pre
         ws.set_column(col, col, width)
     ws.set_column(L.COL_POINTS, L.COL_POINTS, 9, None, {"hidden": True})
     ws.write_string(0, 0, aspect.name, st["title"])
-    ws.write_string(1, 0, aspect.covers, st["text"])
-    ws.set_row(1, 32)
+    ws.write_string(1, 0, aspect.covers, st["note"])  # not wrapped: it runs on across the empty cells
     sc = lambda r, c: L.a1(r, c)  # noqa: E731
     rng = lambda c: f"{sc(first, c)}:{sc(last, c)}"  # noqa: E731
     ws.write_formula(2, 0, f'=COUNT({rng(L.COL_SCORE)})&" of {n} factors answered"', st["label"],
@@ -289,11 +289,11 @@ def _write_aspect(ws, spec: Spec, ai: int, st: Styles, refs: dict[str, str], pre
 def _write_models(ws, spec: Spec, st: Styles, refs: dict[str, str], pre: Prefill, scores) -> None:
     _page(ws, repeat=L.MODEL_HEADER_ROW, header=f"{spec.title}: models")
     ws.write_string(0, 0, "Commissioning models: how well does each fit your place?", st["title"])
-    ws.write_string(1, 0, "Rate how well each model fits your local priorities and values. Readiness comes from "
-                    "your aspect scores, weighted by how much the model relies on each aspect (0 to 3, right). "
-                    f"Fit blends the two: {spec.readiness_share:.0%} readiness, {spec.priority_share:.0%} "
-                    "priority fit. Treat the best few as a short list to blend.", st["text"])
-    ws.set_row(1, 45)
+    ws.write_string(1, 0, "Rate how well each model fits your local priorities and values. Readiness comes from your "
+                    "aspect scores, weighted by how much the model relies on each aspect (0 to 3, on the right).",
+                    st["note"])
+    ws.write_string(2, 0, f"Fit blends the two: {spec.readiness_share:.0%} readiness and {spec.priority_share:.0%} "
+                    "priority fit. Treat the best few as a short list to blend, not a single answer.", st["note"])
     heads = ["Model id", "Model", "What it focuses on", "Priority fit (your rating)", "Readiness",
              "Priority fit score", "Fit", "Rank"] + [f"Relies on: {a.name}" for a in spec.aspects]
     for col, text in enumerate(heads):
@@ -340,8 +340,9 @@ def _write_models(ws, spec: Spec, st: Styles, refs: dict[str, str], pre: Prefill
         "input_message": "How well does this model fit your local priorities and values? 1 very poor, 5 very good.",
         "error_title": "Not on the list", "error_type": "stop",
         "error_message": "Please choose a fit from 1 to 5 from the dropdown list."})
-    ws.write_string(helper_row, L.M_COL_FIT, "Aspect score used", st["label"])
-    ws.write_string(helper_row + 1, L.M_COL_FIT, "Aspect scored (1/0)", st["label"])
+    ws.write_string(helper_row, L.M_COL_FOCUS, "Aspect scores used for readiness (blank counts as not scored)",
+                    st["note"])
+    ws.write_string(helper_row + 1, L.M_COL_FOCUS, "Aspect has a score (1) or not (0)", st["note"])
     rooms = {a.id: a.room_for_manoeuvre for a in scores.aspects}
     for ai, a in enumerate(spec.aspects):
         rfm = L.name_of("rfm", a.id)
@@ -362,7 +363,7 @@ def _write_scores(wb, ws, spec: Spec, st: Styles, scores) -> None:
     _page(ws, landscape=False, header=f"{spec.title}: your scores")
     ws.write_string(0, 0, "Your scores, as you go", st["title"])
     ws.write_string(1, 0, "Room for manoeuvre runs from 0 (every factor strongly holds you back) to 100 (every "
-                    "factor strongly supports you). Blank means not enough answers yet.", st["text"])
+                    "factor strongly supports you). Blank means not enough answers yet.", st["note"])
     heads = ("Aspect", "Room for manoeuvre (0-100)", "Factors answered", "Factors", "Controllability (%)")
     for col, text in enumerate(heads):
         ws.write_string(L.SCORES_HEADER_ROW, col, text, st["header"])
@@ -394,7 +395,7 @@ def _write_scores(wb, ws, spec: Spec, st: Styles, scores) -> None:
     ws.write_formula(r, 2, f"=SUM(C{top}:C{bottom})", st["computed_int"], sum(a.answered for a in scores.aspects))
     ws.write_formula(r, 3, f"=SUM(D{top}:D{bottom})", st["int"], len(spec.factors))
     ws.write_string(r + 1, 0, f"The overall figure appears once {MIN_SCORED_ASPECTS} of the "
-                    f"{len(spec.aspects)} aspects have a score.", st["text"])
+                    f"{len(spec.aspects)} aspects have a score.", st["note"])
     chart = wb.add_chart({"type": "radar", "subtype": "filled"})
     chart.add_series({"name": "Room for manoeuvre",
                       "categories": f"='{L.SCORES}'!$A${top}:$A${bottom}",
@@ -412,7 +413,7 @@ def _write_scores(wb, ws, spec: Spec, st: Styles, scores) -> None:
 
 def _write_how(ws, spec: Spec, st: Styles) -> None:
     _page(ws, landscape=False, header=f"{spec.title}: how scores are calculated")
-    ws.set_column(0, 0, 110)
+    ws.set_column(0, 0, 72)
     row = 0
     for para in paragraphs("how_scores.txt.j2", spec=spec, scores_sheet=L.SCORES, models_sheet=L.MODELS,
                            min_aspects=MIN_SCORED_ASPECTS, step=int(SENSITIVITY_STEP)):
@@ -420,7 +421,7 @@ def _write_how(ws, spec: Spec, st: Styles) -> None:
             ws.write_string(row, 0, para[3:], st["title"] if row == 0 else st["heading"])
         else:
             ws.write_string(row, 0, para, st["text"])
-            ws.set_row(row, 15 * max(1, len(para) // 105 + 1))
+            ws.set_row(row, 15 * max(1, len(para) // 66 + 1))
         row += 1
     ws.print_area(0, 0, row, 0)
     _protect(ws)

@@ -24,6 +24,7 @@ _FORMATS: dict[str, dict] = {
     "subtitle": {"font_size": 12, "italic": True},
     "heading": {"bold": True, "font_size": 13},
     "text": {"text_wrap": True},
+    "note": {"italic": True},
     "label": {"bold": True, "text_wrap": True},
     "header": {"bold": True, "font_color": "#ffffff", "bg_color": HEADER_FILL, "text_wrap": True, "border": 1},
     "id": {"font_color": "#505a5f", "border": 1},
