@@ -133,8 +133,9 @@ CATALOGUE: dict[Code, Entry] = {
     Code.ANS_006: Entry(Q, "No priority fit given for a model",
                         "Rate how well the model fits your local priorities and values; until then its fit "
                         "rests on readiness alone."),
-    Code.ANS_007: Entry(Q, "Answer carried forward from last year and not yet confirmed",
-                        "Check the answer still holds, then clear the \"carried forward\" mark next to it."),
+    Code.ANS_007: Entry(Q, "Answer marked \"to confirm\" (carried forward from last year, or partners differ)",
+                        "Check the answer (or settle it with your partners), then clear the mark in the "
+                        "\"To confirm\" column."),
     Code.TEXT_001: Entry(Q, "Text is too long or holds characters a spreadsheet cannot keep",
                          "Shorten the text (a cell holds at most 32,767 characters) or remove control characters; "
                          "what could be kept was kept."),

@@ -26,7 +26,7 @@ COL_ID, COL_STATEMENT, COL_RATING, COL_IMPORTANCE, COL_CONTROL, COL_BOOST, COL_N
 ASPECT_HEADERS = (
     "Factor id", "Factor", "Rating", "Importance", "If it holds you back: control",
     "If it supports you: could you boost it?", "Evidence and notes", "What good evidence looks like",
-    "Factor score (0-100)", "Weight counted", "Weighted points", "Carried forward",
+    "Factor score (0-100)", "Weight counted", "Weighted points", "To confirm",
 )
 
 # Cover: identity inputs in column B.

@@ -1,0 +1,72 @@
+"""Earlier returns → answers for a new workbook: next year's form carried forward, or partners' agreed return."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .generate import Prefill
+from .model import FactorAnswer, Return, Spec
+
+DIFFER_MARK = "Partners differ - please settle: "
+
+
+def carry_forward(ret: Return, spec: Spec, source: str) -> Prefill:
+    """Every answer of last year's return, matched by factor id to `spec`, marked for confirmation."""
+    factors = {fid: a for fid, a in ret.factors.items() if fid in {f.id for f in spec.factors}
+               and (a.rating is not None or a.dont_know or a.importance or a.control or a.boost is not None
+                    or a.evidence)}
+    texts = {aid: dict(t) for aid, t in ret.texts.items() if aid in {a.id for a in spec.aspects}}
+    priorities = {mid: p for mid, p in ret.priorities.items() if mid in {m.id for m in spec.models}}
+    notes = [f"Answers carried forward from {source} (form version {ret.spec_version or 'unknown'}). "
+             "Check each one and clear its mark in the \"To confirm\" column once it still holds."]
+    old_ids = set(ret.factors)
+    new = [f for f in spec.factors if f.id not in old_ids]
+    if new:
+        notes.append("New factors this year, not answered before: " + "; ".join(f.statement for f in new))
+    retired = [m for mg in spec.migrations if mg.from_version == ret.spec_version for m in mg.retired]
+    if retired:
+        notes.append("Factors retired since last year (their answers are not carried): " + ", ".join(retired))
+    return Prefill(factors, texts, priorities, carried=True, source=source, notes=tuple(notes))
+
+
+def _same(values: list) -> tuple[bool, object]:
+    distinct = {v for v in values if v is not None}
+    return len(distinct) == 1, (distinct.pop() if len(distinct) == 1 else None)
+
+
+def agree(returns: Sequence[Return], spec: Spec, names: Sequence[str]) -> Prefill:
+    """An agreed return: answers where the respondents agree, flags where they do not."""
+    factors: dict[str, FactorAnswer] = {}
+    flagged: dict[str, str] = {}
+    labels = {c.value: c.label for c in spec.rating}
+    for f in spec.factors:
+        answers = [(n, r.factors.get(f.id)) for n, r in zip(names, returns, strict=True)]
+        ratings = [a.rating if a else None for _, a in answers]
+        agreed, rating = _same(ratings)
+        if not agreed and any(r is not None for r in ratings):
+            flagged[f.id] = DIFFER_MARK + "; ".join(
+                f"{n}: {labels.get(a.rating, 'blank') if a and a.rating else 'blank'}" for n, a in answers)
+            rating = None
+        pick = lambda attr: _same([getattr(a, attr) if a else None for _, a in answers])  # noqa: E731
+        importance, control, boost = (v if ok else None for ok, v in (pick("importance"), pick("control"),
+                                                                         pick("boost")))
+        evidence = "\n".join(f"[{n}] {a.evidence}" for n, a in answers if a and a.evidence)
+        if rating is not None or evidence or importance or control or boost is not None:
+            factors[f.id] = FactorAnswer(f.id, rating, importance, control if rating in (1, 2) else None,
+                                         boost if rating in (4, 5) else None, evidence)
+    texts = {a.id: {p.id: "\n".join(f"[{n}] {r.texts.get(a.id, {}).get(p.id, '')}"
+                                    for n, r in zip(names, returns, strict=True)
+                                    if r.texts.get(a.id, {}).get(p.id))
+                    for p in spec.text_prompts} for a in spec.aspects}
+    priorities: dict[str, int | None] = {}
+    notes = [f"Agreed return prepared from {len(returns)} respondents: {', '.join(names)}. Where they rated a "
+             "factor differently it is left blank and marked in the \"To confirm\" column: settle it together, "
+             "choose the rating and clear the mark."]
+    for m in spec.models:
+        ok, value = _same([r.priorities.get(m.id) for r in returns])
+        priorities[m.id] = value if ok else None
+        if not ok and any(r.priorities.get(m.id) for r in returns):
+            notes.append(f"Priority fit for {m.name} differs: " + "; ".join(
+                f"{n}: {r.priorities.get(m.id) or 'blank'}" for n, r in zip(names, returns, strict=True)))
+    return Prefill(factors, texts, priorities, carried=False, source="agreed: " + ", ".join(names),
+                   notes=tuple(notes), flagged=flagged)
