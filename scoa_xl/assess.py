@@ -53,7 +53,10 @@ def resolve_spec(meta: dict[str, str], default: Spec) -> tuple[Spec | None, dict
     if spec_id != default.id:
         return None, {}, [issue(Code.SPEC_002, sheet="Lists", found=f'form "{spec_id}" version {version}',
                                 expected=f'form "{default.id}" version {default.version}')], ""
-    exact = find_spec(spec_id, version, default)
+    # Where the current spec says how to carry a version forward, do so even if that version's own spec is
+    # still bundled: returns then all land on the current version and a summary never mixes the two.
+    migrates = version != default.version and any(mg.from_version == version for mg in default.migrations)
+    exact = None if migrates else find_spec(spec_id, version, default)
     if exact is not None:
         issues = []
         if meta.get("spec_fingerprint") and meta["spec_fingerprint"] != exact.fingerprint:

@@ -68,22 +68,44 @@ def _emit_json(data) -> None:
 @click.option("--organisation", default="", help="The respondent's organisation (council, NHS, provider...).")
 @click.option("--role", default="", help="The respondent's role.")
 @click.option("--date", "on", type=click.DateTime(["%Y-%m-%d"]), help="Date stamped as generated (default today).")
+@click.option("--register", "register_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A register of councils (CSV with name, code, region): one workbook per council, into --out-dir. "
+                   "An alternative to -o.")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the workbooks made from --register, with an issue-log.csv.")
 @spec_option
 def generate(output: Path | None, council: str, council_code: str, respondent: str, organisation: str, role: str,
-             on: dt.datetime | None, spec_path: Path | None) -> None:
-    """Write the self-assessment workbook, blank or personalised.
+             on: dt.datetime | None, register_csv: Path | None, out_dir: Path | None, spec_path: Path | None) -> None:
+    """Write the self-assessment workbook, blank or personalised, or one per council on a register.
 
     \b
     Example:
       scoa generate -o scoa.xlsx
       scoa generate -o leeds.xlsx --council Leeds --respondent "Jo Bloggs" --organisation "Leeds City Council"
+      scoa generate --register data/example-register.csv --out-dir issued/
     """
     from .generate import generate as write
     from .model import Identity
     from .register import find_council
 
+    if register_csv is not None or out_dir is not None:
+        if output is not None:
+            raise click.UsageError("-o and --register are alternatives: give -o FILE for one workbook, or "
+                                   "--register CSV --out-dir DIR for one per council")
+        if register_csv is None or out_dir is None:
+            raise click.UsageError("--register CSV and --out-dir DIR go together")
+        if council or council_code:
+            raise click.UsageError("--council and --council-code come from the register when --register is given")
+        from .batch import issue_workbooks
+
+        spec = _spec(spec_path)
+        issued = issue_workbooks(spec, register_csv, out_dir, day=on.date() if on else None, respondent=respondent,
+                                 organisation=organisation, role=role)
+        click.echo(f"Wrote {len(issued)} workbooks (form {spec.id} version {spec.version}) to {out_dir}, "
+                   f"and the list of who got which in {out_dir / 'issue-log.csv'}")
+        return
     if output is None:
-        raise click.UsageError("say where to write the workbook with -o FILE")
+        raise click.UsageError("say where to write the workbook with -o FILE (or use --register CSV --out-dir DIR)")
     spec = _spec(spec_path)
     if council and not council_code:
         match = find_council(council)
@@ -160,6 +182,26 @@ def check(returns: tuple[Path, ...], as_json: bool, spec_path: Path | None) -> N
 
 
 @main.command(context_settings=CONTEXT)
+@click.option("--markdown", is_flag=True, help="Print the catalogue as a Markdown table (docs/issue-codes.md).")
+def codes(markdown: bool) -> None:
+    """List every issue code a check can report: its severity, what it means and what to do.
+
+    \b
+    Example:
+      scoa codes
+      scoa codes --markdown > docs/issue-codes.md
+    """
+    from .errors import CATALOGUE, catalogue_markdown
+
+    if markdown:
+        click.echo(catalogue_markdown(), nl=False)
+        return
+    for code, entry in CATALOGUE.items():
+        click.echo(f"{code.value:10} {entry.severity.value:6} {entry.title}")
+        click.echo(f"{'':17} {entry.fix}")
+
+
+@main.command(context_settings=CONTEXT)
 @click.argument("return_file", metavar="RETURN", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON (numbers unrounded).")
 @spec_option
@@ -199,3 +241,146 @@ def score(return_file: Path, as_json: bool, spec_path: Path | None) -> None:
                    f"{fmt(m.fit):>6}{flag}")
     if a.status.value == "invalid":
         click.echo(f"\nThis return has errors; run `scoa check {return_file}` to see them.", err=True)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("return_file", metavar="RETURN", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Plan workbook to write (.xlsx).")
+@click.option("--previous", "previous_file", type=click.Path(path_type=Path),
+              help="Last year's return from the same council, to show the change since then.")
+@spec_option
+def plan(return_file: Path, output: Path | None, previous_file: Path | None, spec_path: Path | None) -> None:
+    """Write a council's commissioning development plan from its return.
+
+    The plan groups what holds the council back and what supports it, aspect by aspect, with an
+    action table to fill in, the fit of every commissioning model and what to confirm. A return with
+    errors or queries still gets a plan; they are listed in it.
+
+    \b
+    Example:
+      scoa plan leeds.xlsx -o leeds-plan.xlsx
+      scoa plan leeds-2026.xlsx -o leeds-plan.xlsx --previous leeds-2025.xlsx
+    """
+    from .assess import assess
+    from .plan import CONFIRM, write_plan
+
+    if output is None:
+        raise click.UsageError("say where to write the plan with -o FILE")
+    if output.exists() and output.resolve() == return_file.resolve():
+        raise click.UsageError("the plan would overwrite the return; choose another -o FILE")
+    spec = _spec(spec_path)
+    a = assess(return_file, spec)
+    if a.scores is None:
+        errors = [i for i in a.issues if i.severity.value == "error"] or a.issues
+        for i in errors:
+            click.echo(f"Error: {return_file}: {i.location or '(whole file)'} {i.code.value}: {i.message}", err=True)
+        click.echo(f"No plan written: {return_file} could not be read as a return.", err=True)
+        sys.exit(1)
+    previous = None
+    if previous_file is not None:
+        previous = assess(previous_file, spec)
+        if previous.scores is None:
+            click.echo(f"Warning: {previous_file} could not be read as a return, so the plan does not show the "
+                       "change since last year.", err=True)
+            previous = None
+        elif (previous.scores.council and a.scores.council
+              and previous.scores.council.casefold() != a.scores.council.casefold()):
+            click.echo(f"Warning: {previous_file} is for {previous.scores.council}, not {a.scores.council}; "
+                       "the change since last year compares the two anyway.", err=True)
+    path = write_plan(a, output, previous=previous)
+    if a.issues:
+        parts = [f"{n} {one if n == 1 else many}" for n, one, many in ((a.errors, "error", "errors"),
+                                                                      (a.queries, "query", "queries")) if n]
+        click.echo(f"Note: {return_file} has {' and '.join(parts)}; the plan lists "
+                   f"them on its \"{CONFIRM}\" sheet (run `scoa check {return_file}` to see them here).", err=True)
+    click.echo(f"Wrote {path}")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write summary.xlsx, plans/ and feedback/ into (outside FOLDER).")
+@click.option("--register", "register_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The councils expected to return (CSV with name, code, region): adds the Tracker sheet.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None,
+              help="Worker processes reading the returns (default: 2, or 1 on a one-core machine).")
+@click.option("--json", "as_json", is_flag=True, help="Print every file's status, issues and scores, and each "
+              "council's combined scores, as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no closing message.")
+@click.option("--previous", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of last year's returns: each plan then shows the change since last year.")
+@click.option("--time-limit", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="Seconds allowed to read one file before it is reported as taking too long.")
+@spec_option
+def batch(folder: Path, out: Path, register_csv: Path | None, jobs: int | None, as_json: bool, quiet: bool,
+          previous: Path | None, time_limit: float, spec_path: Path | None) -> None:
+    """Check, score and summarise a folder of returns; write each council's plan and feedback letter.
+
+    Every file in FOLDER (and its subfolders) gets a row in OUT/summary.xlsx, whatever it holds: lock
+    files and other non-returns are listed as skipped, identical copies as duplicates, and an older
+    return from the same council and respondent as superseded. FOLDER is never changed.
+
+    Exit status 0 when no return has an error, 1 when any is invalid or could not be read.
+
+    \b
+    Example:
+      scoa batch returns/ -o results/
+      scoa batch returns/ -o results/ --register data/example-register.csv --json > results.json
+    """
+    from .batch import DEFAULT_JOBS, run_batch
+
+    spec = _spec(spec_path)
+    result = run_batch(folder, out, spec, register=register_csv, jobs=jobs or DEFAULT_JOBS,
+                       progress=not quiet, previous=previous, time_limit=time_limit)
+    if as_json:
+        result.write_json(click.get_text_stream("stdout"))
+    elif not quiet:
+        _batch_report(result)
+    sys.exit(1 if result.failed else 0)
+
+
+def _batch_report(result) -> None:
+    from .model import Status
+
+    words = ((Status.VALID, "valid"), (Status.QUERIES, "with queries"), (Status.INVALID, "invalid"),
+             (Status.UNREADABLE, "could not be read"), (Status.DUPLICATE, "duplicate"),
+             (Status.SUPERSEDED, "superseded"), (Status.SKIPPED, "skipped (not a return)"))
+    counts = ", ".join(f"{result.count(s)} {w}" for s, w in words if result.count(s))
+    click.echo(f"{len(result.files)} files found: {counts or 'none'}.")
+    for f in result.files:
+        if f.status in (Status.INVALID, Status.UNREADABLE):
+            click.echo(f"  {f.status.value}: {f.file} ({f.errors} error{'s' if f.errors != 1 else ''}; "
+                       f"see {result.out / f.feedback})")
+    click.echo(f"Summary: {result.summary}")
+    click.echo(f"Plans: {result.plans_dir}/ ({sum(bool(f.plan) for f in result.files)})")
+    click.echo(f"Feedback letters: {result.feedback_dir}/ ({sum(bool(f.feedback) for f in result.files)})")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def demo(out: Path, quiet: bool) -> None:
+    """Run the whole journey on example returns: make a messy inbox, batch it, show where to look.
+
+    Writes a dozen example returns from councils on the example register (with errors, queries, a
+    duplicate, a resubmission, a broken file, a lock file and a note) into OUT/returns, then runs
+    `scoa batch` on them into OUT.
+
+    \b
+    Example:
+      scoa demo demo-out
+    """
+    from .examples import run_demo
+
+    spec = _spec(None)
+    examples, result = run_demo(out, spec, progress=not quiet)
+    click.echo(f"Made {len(examples)} example files in {out / 'returns'} and ran the batch on them.")
+    _batch_report(result)
+    click.echo("")
+    click.echo("Where to look:")
+    click.echo(f"  {result.summary}  - the programme team's summary: start with the About and Returns sheets,")
+    click.echo("    then Scores, Cohort, Constraints, Models, Issues and Tracker.")
+    click.echo(f"  {result.plans_dir}/  - each council's development plan workbook.")
+    click.echo(f"  {result.feedback_dir}/  - a feedback letter per file, ready to paste into an email.")
+

@@ -201,3 +201,24 @@ def show(value: object) -> str:
     if len(text) > 60:
         text = text[:57] + "..."
     return f'"{text}"'
+
+
+def catalogue_markdown() -> str:
+    """The catalogue as a Markdown page: code, severity, title and what to do (docs/issue-codes.md)."""
+    cell = lambda text: text.replace("|", "\\|")  # noqa: E731  a pipe would split the table's cell
+    lines = [
+        "# Issue codes",
+        "",
+        "Every problem `scoa check` can report about a return, from the one catalogue in `scoa_xl/errors.py`.",
+        "An **error** must be fixed before the return can be used; a **query** is unusual and should be fixed",
+        "or explained. Each issue in a report also names the sheet and cell, what was found and what was",
+        "expected.",
+        "",
+        "This page is generated: `scoa codes --markdown > docs/issue-codes.md`.",
+        "",
+        "| Code | Severity | Title | What to do |",
+        "| --- | --- | --- | --- |",
+    ]
+    for code, entry in CATALOGUE.items():
+        lines.append(f"| {code.value} | {entry.severity.value} | {cell(entry.title)} | {cell(entry.fix)} |")
+    return "\n".join(lines) + "\n"

@@ -34,6 +34,11 @@ def _same(values: list) -> tuple[bool, object]:
     return len(distinct) == 1, (distinct.pop() if len(distinct) == 1 else None)
 
 
+def _agreed(values: list) -> object:
+    ok, value = _same(values)
+    return value if ok else None
+
+
 def agree(returns: Sequence[Return], spec: Spec, names: Sequence[str]) -> Prefill:
     """An agreed return: answers where the respondents agree, flags where they do not."""
     factors: dict[str, FactorAnswer] = {}
@@ -47,9 +52,8 @@ def agree(returns: Sequence[Return], spec: Spec, names: Sequence[str]) -> Prefil
             flagged[f.id] = DIFFER_MARK + "; ".join(
                 f"{n}: {labels.get(a.rating, 'blank') if a and a.rating else 'blank'}" for n, a in answers)
             rating = None
-        pick = lambda attr: _same([getattr(a, attr) if a else None for _, a in answers])  # noqa: E731
-        importance, control, boost = (v if ok else None for ok, v in (pick("importance"), pick("control"),
-                                                                         pick("boost")))
+        importance, control, boost = (_agreed([getattr(a, attr) if a else None for _, a in answers])
+                                      for attr in ("importance", "control", "boost"))
         evidence = "\n".join(f"[{n}] {a.evidence}" for n, a in answers if a and a.evidence)
         if rating is not None or evidence or importance or control or boost is not None:
             factors[f.id] = FactorAnswer(f.id, rating, importance, control if rating in (1, 2) else None,

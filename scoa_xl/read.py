@@ -269,8 +269,11 @@ def locate(path: Path, grid: Grid, names: dict[str, tuple[str, int, int]], meta:
         if f.kind == FieldKind.COMPUTED:
             continue
         target = usable.get(f.name.casefold()) if by_names else None
-        if target is None:
-            target = _by_position(f, factor_rows, model_rows, prompt_rows, identity_rows)
+        by_id = _by_position(f, factor_rows, model_rows, prompt_rows, identity_rows)
+        if target is None or (by_id is not None and not _same_row(grid, target, by_id)):
+            # No name, or a name left pointing at another row (rows inserted or sorted by a tool that does
+            # not move names along): the id or label written in the row is then the better guide.
+            target = by_id
         if target is None:
             if f.factor and f.kind == FieldKind.RATING:
                 raw.missing_factors[f.factor] = Cell(f.sheet, f.cell)
@@ -284,6 +287,14 @@ def locate(path: Path, grid: Grid, names: dict[str, tuple[str, int, int]], meta:
         mark = grid.value(sheet, r, L.COL_CARRIED)
         raw.carried[fid] = Raw(mark, Cell(grid.real_name(sheet), cell_ref(r, L.COL_CARRIED)))
     return raw
+
+
+def _same_row(grid: Grid, a: tuple[str, int, int], b: tuple[str, int, int]) -> bool:
+    """Whether two cells sit in rows with the same key (factor id, model id or label) in column A."""
+    if a[:2] == b[:2]:
+        return True
+    key = lambda t: str(grid.value(t[0], t[1], L.COL_ID) or "").strip().casefold()  # noqa: E731
+    return grid.has(a[0]) and key(a) == key(b)
 
 
 def _by_position(f: L.Field, factor_rows, model_rows, prompt_rows, identity_rows) -> tuple[str, int, int] | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from .errors import SpecError
+from .layout import COVER, HOW, LISTS, MODELS, SCORES
 from .model import CONTROL_IDS, Aspect, Choice, Factor, Migration, Model, Risk, Spec, TextPrompt
 from .resources import default_spec_path, specs_dir
 
@@ -18,6 +19,7 @@ ID_RE = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 SHEET_BAD = set("[]:*?/\\")
 LIST_LIMIT = 255  # Excel's limit on a dropdown's list, and so on any one label
 TEXT_PROMPT_IDS = ("discussion", "strengths", "development")
+FIXED_SHEETS = (COVER, MODELS, SCORES, HOW, LISTS)
 
 
 class _Checker:
@@ -89,11 +91,18 @@ def fingerprint(data: dict) -> str:
 def load_spec(path: Path | str | None = None) -> Spec:
     """Load and check a spec; raise SpecError naming the file, key path and problem."""
     path = Path(path) if path else default_spec_path()
-    return _load(path.resolve())
+    path = path.resolve()
+    try:
+        stamp = path.stat()
+        version = (stamp.st_mtime_ns, stamp.st_size)
+    except OSError:
+        version = None
+    # Keyed on the file's modification time and size too, so an edited spec is never served stale.
+    return _load(path, version)
 
 
 @lru_cache(maxsize=16)
-def _load(path: Path) -> Spec:
+def _load(path: Path, _version: tuple[int, int] | None = None) -> Spec:
     ck = _Checker(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -134,7 +143,8 @@ def _load(path: Path) -> Spec:
         raise ck.fail("text_prompts", f"ids must be {list(TEXT_PROMPT_IDS)}, found {[p.id for p in prompts]}")
 
     seen: dict[str, str] = {}
-    sheets: dict[str, str] = {}
+    # The workbook's own sheets are taken: an aspect sheet with one of their names would clash.
+    sheets: dict[str, str] = {s.casefold(): f"the workbook's own {s!r} sheet" for s in FIXED_SHEETS}
     aspects = []
     for i, a in enumerate(ck.get(data, "aspects", "", list)):
         w = f"aspects[{i}]"
@@ -185,6 +195,8 @@ def _load(path: Path) -> Spec:
         raise ck.fail("models", "at least one model is needed")
 
     blend = data.get("fit_blend") or {"readiness": 0.6, "priority": 0.4}
+    if not isinstance(blend, dict):
+        raise ck.fail("fit_blend", f"expected a mapping with readiness and priority, found {blend!r}")
     r_share, p_share = blend.get("readiness"), blend.get("priority")
     if not all(isinstance(x, int | float) and 0 <= x <= 1 for x in (r_share, p_share)) or \
             abs(r_share + p_share - 1) > 1e-9:
@@ -194,7 +206,11 @@ def _load(path: Path) -> Spec:
     migrations = []
     for i, mg in enumerate(data.get("migrations") or []):
         w = f"migrations[{i}]"
+        if not isinstance(mg, dict):
+            raise ck.fail(w, f"expected a mapping with from_version, found {type(mg).__name__}")
         renamed = mg.get("renamed") or {}
+        if not isinstance(renamed, dict):
+            raise ck.fail(f"{w}.renamed", f"expected a mapping of old factor id to new, found {renamed!r}")
         for old, new in renamed.items():
             if new not in seen:
                 raise ck.fail(f"{w}.renamed.{old}", f"maps to unknown factor {new!r}")

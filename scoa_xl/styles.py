@@ -48,6 +48,9 @@ _FORMATS: dict[str, dict] = {
     "bold_cell": {"bold": True, "text_wrap": True, "border": 1},
     "good": {"bg_color": "#cce2d8"},
     "bad": {"bg_color": "#f4cdc6"},
+    "subheading": {"bold": True, "font_size": 12, "font_color": HEADER_FILL},
+    "value": {},
+    "change": {"num_format": "+0.0;-0.0;0.0", "border": 1},
 }
 
 

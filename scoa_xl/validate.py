@@ -98,10 +98,11 @@ def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Re
             if boost is NOT_ON_LIST or boost is DONT_KNOW:
                 issues.append(issue(Code.VAL_004, b_raw.cell, found=show(b_raw.value), expected=_labels(spec.boost)))
                 boost = None
-            if rating in (1, 2) and control is None and c_raw.cell:
+            # A value off the list is reported once, as off the list, not again as a missing answer.
+            if rating in (1, 2) and control is None and c_raw.cell and not clean_text(c_raw.value):
                 issues.append(issue(Code.ANS_001, c_raw.cell, found="a blank cell",
                                     expected=_labels(spec.control)))
-            if rating in (4, 5) and boost is None and b_raw.cell:
+            if rating in (4, 5) and boost is None and b_raw.cell and not clean_text(b_raw.value):
                 issues.append(issue(Code.ANS_002, b_raw.cell, found="a blank cell", expected='"Yes" or "No"'))
             if control is not None and rating in (3, 4, 5):
                 issues.append(issue(Code.ANS_003, c_raw.cell, found=f"{show(c_raw.value)} with a rating of {rating}",
@@ -140,7 +141,7 @@ def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Re
         if value is NOT_ON_LIST or value is DONT_KNOW:
             issues.append(issue(Code.VAL_005, p_raw.cell, found=show(p_raw.value), expected=_labels(spec.priority)))
             value = None
-        if value is None and L.MODELS not in raw.missing_sheets:
+        if value is None and not clean_text(p_raw.value) and L.MODELS not in raw.missing_sheets:
             issues.append(issue(Code.ANS_006, p_raw.cell, found=f"a blank cell for {m.name}",
                                 expected=_labels(spec.priority)))
         priorities[m.id] = value

@@ -19,6 +19,11 @@ def fill_workbook(src: Path, dst: Path, answers: dict[str, object]) -> Path:
     for name, value in answers.items():
         dn = wb.defined_names[name]
         (sheet, ref), = list(dn.destinations)
-        wb[sheet][ref.replace("$", "")].value = value
+        cell = wb[sheet][ref.replace("$", "")]
+        cell.value = value
+        if isinstance(value, str):
+            # What a person types into a text box stays text, even "=1+1" (as Excel keeps '=1+1);
+            # openpyxl would otherwise store a leading "=" as a live formula.
+            cell.data_type = "s"
     wb.save(dst)
     return Path(dst)

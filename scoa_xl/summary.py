@@ -1,0 +1,547 @@
+"""A batch's results → summary.xlsx for the programme team.
+
+pandas shapes the data; xlsxwriter writes it, every string with write_string (so text a person typed
+never becomes a live formula). Figures across councils are distributions, each council's place shown
+by a colour scale and a plain-words position, never a ranking: rows are sorted by council name.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import xlsxwriter
+
+from .model import CONTROL_IDS, Status
+from .register import Council
+from .styles import Styles
+
+if TYPE_CHECKING:
+    from .batch import BatchResult, FileResult
+
+TEXT_LIMIT = 32767
+# A diverging purple-orange scale: readable for the common kinds of colour blindness, and every
+# coloured cell also shows its number.
+LOW, MID, HIGH = "#fdb863", "#f7f7f7", "#b2abd2"
+STATUS_WORDS = {
+    Status.VALID: "valid", Status.QUERIES: "with queries", Status.INVALID: "invalid",
+    Status.UNREADABLE: "could not be read", Status.SKIPPED: "skipped", Status.DUPLICATE: "duplicate",
+    Status.SUPERSEDED: "superseded",
+}
+
+
+def write_summary(result: BatchResult, out: Path, register: Sequence[Council] | None = None) -> Path:
+    """Write summary.xlsx whole or not at all; return its path."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".~scoa-", suffix=".xlsx", dir=out.parent)
+    os.close(fd)
+    try:
+        _write(result, Path(tmp), register)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Data shaping (pandas)
+
+
+def returns_frame(files: Sequence[FileResult]) -> pd.DataFrame:
+    rows = []
+    for f in files:
+        rows.append({
+            "File": f.file,
+            "Council": f.council_name,
+            "Code": f.code,
+            "Respondent": f.respondent,
+            "Organisation": f.organisation,
+            "Status": f.status.value if f.status else "",
+            "Errors": f.errors,
+            "Queries": f.queries,
+            "Completeness (% factors rated)": f.completeness,
+            "Spec version": f.spec_version,
+            "Read by": f.read_by,
+            "Workbook id": f.workbook_id,
+            "SHA-256": f.sha256,
+            "Duplicate of / Superseded by": f.relation,
+            "Counted in figures": "Yes" if f.counted else "No",
+            "Note": f.reason or _why_not_counted(f),
+            "Plan": f.plan,
+            "Feedback": f.feedback,
+        })
+    return pd.DataFrame(rows, columns=[
+        "File", "Council", "Code", "Respondent", "Organisation", "Status", "Errors", "Queries",
+        "Completeness (% factors rated)", "Spec version", "Read by", "Workbook id", "SHA-256",
+        "Duplicate of / Superseded by", "Counted in figures", "Note", "Plan", "Feedback"])
+
+
+def _why_not_counted(f: FileResult) -> str:
+    if f.counted or f.status in (Status.SKIPPED, Status.DUPLICATE, Status.SUPERSEDED, Status.UNREADABLE):
+        return ""
+    if f.status == Status.INVALID:
+        return "Not counted in the figures until its errors are fixed"
+    if not f.current:
+        return f"Not counted in the figures: made from form version {f.spec_version or 'unknown'}"
+    return ""
+
+
+def scores_frame(result: BatchResult) -> pd.DataFrame:
+    """One row per counted return, plus a combined row for each council with several respondents."""
+    spec = result.spec
+    names = [a.name for a in spec.aspects]
+    rows = []
+    for f in result.files:
+        if not f.counted:
+            continue
+        row = {"Council": f.council_name, "Code": f.code, "Respondent": f.respondent, "File": f.file}
+        row.update(zip(names, f.rooms, strict=True))
+        row["Overall room for manoeuvre"] = f.overall
+        row.update((f"Controllability: {n}", v) for n, v in zip(names, f.controllability, strict=True))
+        rows.append(row)
+    for c in result.councils:
+        if len(c["files"]) < 2:
+            continue
+        row = {"Council": c["council"], "Code": c["code"],
+               "Respondent": f"All {len(c['files'])} respondents (mean)", "File": ""}
+        row.update({a["name"]: a["room_for_manoeuvre"] for a in c["aspects"]})
+        row["Overall room for manoeuvre"] = c["overall_room_for_manoeuvre"]
+        row.update({f"Controllability: {a['name']}": a["controllability"] for a in c["aspects"]})
+        rows.append(row)
+    columns = ["Council", "Code", "Respondent", "File", *names, "Overall room for manoeuvre",
+               *[f"Controllability: {n}" for n in names]]
+    df = pd.DataFrame(rows, columns=columns)
+    if len(df):
+        # Council name order (a combined row after its council's respondents): never a league table.
+        df["_combined"] = df["File"].eq("")
+        df = df.sort_values(["Council", "Code", "_combined", "Respondent", "File"],
+                            key=lambda s: s if s.name == "_combined" else s.str.casefold(), kind="stable")
+        df = df.drop(columns="_combined").reset_index(drop=True)
+    return df
+
+
+def _council_values(result: BatchResult) -> pd.DataFrame:
+    """One row per counted council: each aspect's combined room for manoeuvre, and overall."""
+    rows = []
+    for c in result.councils:
+        row = {"Council": c["council"]}
+        row.update({a["name"]: a["room_for_manoeuvre"] for a in c["aspects"]})
+        row["Overall room for manoeuvre"] = c["overall_room_for_manoeuvre"]
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["Council", *[a.name for a in result.spec.aspects],
+                                       "Overall room for manoeuvre"])
+
+
+def cohort_frame(result: BatchResult) -> pd.DataFrame:
+    """Per aspect (and overall): the spread of councils' room for manoeuvre."""
+    values = _council_values(result)
+    rows = []
+    for col in values.columns[1:]:
+        s = pd.to_numeric(values[col], errors="coerce").dropna()
+        rows.append({"Aspect": col, "Councils": int(s.count()),
+                     "Lowest": s.min() if len(s) else None, "Lower quartile": s.quantile(0.25) if len(s) else None,
+                     "Median": s.median() if len(s) else None,
+                     "Upper quartile": s.quantile(0.75) if len(s) else None,
+                     "Highest": s.max() if len(s) else None})
+    return pd.DataFrame(rows, columns=["Aspect", "Councils", "Lowest", "Lower quartile", "Median", "Upper quartile",
+                                       "Highest"])
+
+
+def constraints_frame(result: BatchResult) -> pd.DataFrame:
+    """Per factor: how often it holds councils back (rated 1 or 2), and how they see their control over it."""
+    spec = result.spec
+    counted = [f for f in result.files if f.counted]
+    rows = []
+    for a in spec.aspects:
+        for fac in a.factors:
+            rated = [f for f in counted if f.ratings.get(fac.id) is not None]
+            held = [f for f in rated if f.ratings.get(fac.id) in (1, 2)]
+            row = {"Aspect": a.name, "Factor id": fac.id, "Factor": fac.statement,
+                   "Times an inhibitor": len(held), "Returns that rated it": len(rated),
+                   "Share of those returns (%)": len(held) / len(rated) * 100 if rated else None}
+            for cid in CONTROL_IDS:
+                row[spec.control_label(cid)] = sum(f.controls.get(fac.id) == cid for f in held)
+            row["No category given"] = sum(not f.controls.get(fac.id) for f in held)
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    if len(df):
+        df = df.sort_values(["Times an inhibitor", "Share of those returns (%)"], ascending=False, kind="stable")
+    return df.reset_index(drop=True)
+
+
+def models_frame(result: BatchResult) -> pd.DataFrame:
+    """Per model: mean fit across councils and how often it is in a council's top three."""
+    spec = result.spec
+    fits: dict[str, list[float]] = {m.id: [] for m in spec.models}
+    top: dict[str, int] = {m.id: 0 for m in spec.models}
+    for c in result.councils:
+        for m in c["models"]:
+            if m["fit"] is not None:
+                fits[m["id"]].append(m["fit"])
+            if m["short_list"]:
+                top[m["id"]] += 1
+    n = sum(any(m["fit"] is not None for m in c["models"]) for c in result.councils)
+    rows = [{"Model": m.name, "Councils with a fit": len(fits[m.id]),
+             "Mean fit": sum(fits[m.id]) / len(fits[m.id]) if fits[m.id] else None,
+             "Lowest fit": min(fits[m.id]) if fits[m.id] else None,
+             "Highest fit": max(fits[m.id]) if fits[m.id] else None,
+             "In a council's top three": top[m.id],
+             "Share of councils with fits (%)": top[m.id] / n * 100 if n else None} for m in spec.models]
+    df = pd.DataFrame(rows)
+    return df.sort_values("Mean fit", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+
+
+def issues_frame(files: Sequence[FileResult]) -> pd.DataFrame:
+    rows = [{"File": f.file, "Council": f.council_name, "Respondent": f.respondent,
+             "Status": f.status.value if f.status else "", "Severity": i.severity.value, "Code": i.code.value,
+             "Sheet": i.sheet, "Cell": i.cell, "Problem": i.title, "Found": i.found, "Expected": i.expected,
+             "What to do": i.fix}
+            for f in files for i in f.issues]
+    return pd.DataFrame(rows, columns=["File", "Council", "Respondent", "Status", "Severity", "Code", "Sheet", "Cell",
+                                       "Problem", "Found", "Expected", "What to do"])
+
+
+TRACKER_STATES = ("valid", "with queries", "invalid", "missing")
+
+
+def tracker_frames(result: BatchResult, register: Sequence[Council]) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                                                 pd.DataFrame]:
+    """Expected councils and how far each has got; the same by region; returns naming no listed council."""
+    live = [f for f in result.files if f.status in (Status.VALID, Status.QUERIES, Status.INVALID)]
+    codes = {c.code.upper() for c in register}
+    rows = []
+    for c in register:
+        mine = [f for f in live if f.code.upper() == c.code.upper()]
+        n_valid = sum(f.status == Status.VALID for f in mine)
+        n_q = sum(f.status == Status.QUERIES for f in mine)
+        n_bad = sum(f.status == Status.INVALID for f in mine)
+        # The state to act on: anything invalid needs chasing first, then queries.
+        state = "missing" if not mine else "invalid" if n_bad else "with queries" if n_q else "valid"
+        rows.append({"Council": c.name, "Code": c.code, "Region": c.region, "Returned": "Yes" if mine else "No",
+                     "State": state, "Returns": len(mine), "Valid": n_valid, "With queries": n_q, "Invalid": n_bad,
+                     "Files": ", ".join(f.file for f in mine)})
+    councils = pd.DataFrame(rows, columns=["Council", "Code", "Region", "Returned", "State", "Returns", "Valid",
+                                           "With queries", "Invalid", "Files"])
+    if len(councils):
+        by_region = (councils.assign(Region=councils["Region"].replace("", "(no region)"))
+                     .groupby("Region", sort=True)["State"].value_counts().unstack(fill_value=0)
+                     .reindex(columns=list(TRACKER_STATES), fill_value=0))
+        by_region.insert(0, "Expected", by_region.sum(axis=1))
+        by_region.insert(1, "Returned", by_region["Expected"] - by_region["missing"])
+        by_region = by_region.rename(columns={s: s.capitalize() for s in TRACKER_STATES}).reset_index()
+        total = by_region.drop(columns="Region").sum()
+        by_region = pd.concat([by_region, pd.DataFrame([{"Region": "All regions", **total.to_dict()}])],
+                              ignore_index=True)
+    else:
+        by_region = pd.DataFrame(columns=["Region", "Expected", "Returned", "Valid", "With queries", "Invalid",
+                                          "Missing"])
+    stray = pd.DataFrame([{"File": f.file, "Council as written": f.council, "Code as written": f.code,
+                           "Status": f.status.value} for f in live if f.code.upper() not in codes],
+                         columns=["File", "Council as written", "Code as written", "Status"])
+    return councils, by_region, stray
+
+
+# ---------------------------------------------------------------------------------------------------
+# Writing (xlsxwriter)
+
+
+class _Sheets:
+    def __init__(self, wb, st: Styles):
+        self.wb, self.st = wb, st
+        self.tables = 0
+
+    def cell(self, ws, r: int, c: int, v, fmt=None, number_fmt=None) -> None:
+        st = self.st
+        if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+            ws.write_blank(r, c, None, fmt or st["plain_cell"])
+        elif isinstance(v, bool):
+            ws.write_string(r, c, "Yes" if v else "No", fmt or st["plain_cell"])
+        elif isinstance(v, int | float) or hasattr(v, "dtype"):
+            num = float(v)
+            is_int = num.is_integer() and not isinstance(v, float)
+            ws.write_number(r, c, num, number_fmt or (st["int"] if is_int else st["number"]))
+        else:
+            ws.write_string(r, c, str(v)[:TEXT_LIMIT], fmt or st["plain_cell"])
+
+    def table(self, ws, df: pd.DataFrame, top: int, name: str, widths: dict[str, int] | None = None,
+              wrap: set[str] | None = None) -> tuple[int, int]:
+        """Write df as an Excel table at row `top`; return (first data row, last data row)."""
+        st = self.st
+        cols = list(df.columns)
+        widths = widths or {}
+        for r, row in enumerate(df.itertuples(index=False, name=None), start=top + 1):
+            for c, v in enumerate(row):
+                self.cell(ws, r, c, v)
+        last = top + max(1, len(df))
+        self.tables += 1
+        ws.add_table(top, 0, last, len(cols) - 1, {
+            "name": f"tbl{name}", "style": "Table Style Light 1", "autofilter": True,
+            "columns": [{"header": str(h), "header_format": st["header"]} for h in cols]})
+        for c, h in enumerate(cols):
+            if h in widths:
+                width = widths[h]
+            else:
+                longest = max([len(str(h)) // 2 + 2] + [len(str(v)) for v in df[h].head(200)]) if len(df) else 12
+                width = min(max(10, longest + 2), 50)
+            ws.set_column(c, c, width)
+        return top + 1, last
+
+
+def _tool_version() -> str:
+    try:
+        return version("scoa_xl")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _write(result: BatchResult, path: Path, register: Sequence[Council] | None) -> None:
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
+                                         "strings_to_numbers": False, "nan_inf_to_errors": True})
+    spec = result.spec
+    wb.set_properties({"title": f"{spec.title} - summary of returns", "subject": f"{spec.id} version {spec.version}",
+                       "comments": "Made by scoa batch", "created": result.started})
+    st = Styles(wb)
+    sh = _Sheets(wb, st)
+    ws_about = wb.add_worksheet("About")
+    ws_returns = wb.add_worksheet("Returns")
+    ws_scores = wb.add_worksheet("Scores")
+    ws_cohort = wb.add_worksheet("Cohort")
+    ws_constraints = wb.add_worksheet("Constraints")
+    ws_models = wb.add_worksheet("Models")
+    ws_issues = wb.add_worksheet("Issues")
+    ws_tracker = wb.add_worksheet("Tracker") if register is not None else None
+
+    _returns(sh, ws_returns, result)
+    _scores(sh, ws_scores, result)
+    _cohort(sh, wb, ws_cohort, result)
+    _constraints(sh, ws_constraints, result)
+    _models(sh, wb, ws_models, result)
+    _issues(sh, ws_issues, result)
+    if ws_tracker is not None:
+        _tracker(sh, ws_tracker, result, register)
+    _about(sh, ws_about, result, register)
+    ws_about.activate()
+    wb.close()
+
+
+def _heading(sh: _Sheets, ws, title: str, note: str) -> int:
+    ws.write_string(0, 0, title, sh.st["title"])
+    ws.write_string(1, 0, note, sh.st["subtitle"])
+    return 3
+
+
+def _returns(sh: _Sheets, ws, result: BatchResult) -> None:
+    top = _heading(sh, ws, "Every file found", "One row per file in the folder, whatever it held. Status: valid, "
+                   "queries (fix or explain), invalid (must fix), unreadable, skipped (not a return), duplicate "
+                   "(an identical copy) or superseded (replaced by a later return).")
+    df = returns_frame(result.files)
+    sh.table(ws, df, top, "Returns", widths={"SHA-256": 20, "Note": 50, "Duplicate of / Superseded by": 40})
+    ws.freeze_panes(top + 1, 1)
+
+
+def _scores(sh: _Sheets, ws, result: BatchResult) -> None:
+    top = _heading(sh, ws, "Room for manoeuvre and controllability, return by return",
+                   "Scores 0-100, unrounded (shown to one decimal). Sorted by council name, not by score: the "
+                   "colours show where each figure sits in the spread of this column (orange lower, purple higher). "
+                   "Valid returns and returns with queries on the current form only.")
+    df = scores_frame(result)
+    first, last = sh.table(ws, df, top, "Scores", widths={"File": 30, "Council": 24, "Respondent": 24, "Code": 11})
+    n_aspects = len(result.spec.aspects)
+    if len(df):
+        for c in range(4, 4 + 2 * n_aspects + 1):
+            ws.conditional_format(first, c, last, c, {"type": "3_color_scale", "min_color": LOW, "mid_color": MID,
+                                                      "max_color": HIGH})
+        ws.set_column(4, 4 + 2 * n_aspects, 14)
+    else:
+        ws.write_string(last + 2, 0, "No return could be counted yet (see the Returns sheet).", sh.st["text"])
+    ws.freeze_panes(top + 1, 3)
+
+
+def _cohort(sh: _Sheets, wb, ws, result: BatchResult) -> None:
+    top = _heading(sh, ws, "The spread across councils",
+                   "One value per council (where a council has several respondents, their mean). Half of the "
+                   "councils lie between the lower and upper quartile; the median is the middle council.")
+    df = cohort_frame(result)
+    first, last = sh.table(ws, df, top, "Cohort", widths={"Aspect": 34})
+    if not df["Councils"].gt(0).any():
+        ws.write_string(last + 2, 0, "No council's return could be counted yet, so there is no spread to show.",
+                        sh.st["text"])
+        return
+    chart = wb.add_chart({"type": "line"})
+    sheet = ws.get_name()
+    # Series in this order draw a box plot: bars from the first (lower quartile) to the last (upper
+    # quartile) series, whiskers from the lowest to the highest value, the median as a marker.
+    for col, name, marker in ((3, "Lower quartile", None), (2, "Lowest", None), (4, "Median", "diamond"),
+                              (6, "Highest", None), (5, "Upper quartile", None)):
+        chart.add_series({"name": name, "categories": [sheet, first, 0, last, 0],
+                          "values": [sheet, first, col, last, col], "line": {"none": True},
+                          "marker": {"type": marker, "size": 8} if marker else {"type": "none"}})
+    chart.set_up_down_bars({"up": {"fill": {"color": HIGH}}, "down": {"fill": {"color": HIGH}}})
+    chart.set_high_low_lines({"line": {"color": "#505a5f"}})
+    chart.set_title({"name": "Room for manoeuvre across councils"})
+    chart.set_y_axis({"min": 0, "max": 100, "name": "Room for manoeuvre (0-100)"})
+    chart.set_legend({"position": "bottom", "delete_series": [0, 1, 3, 4]})
+    chart.set_size({"width": 900, "height": 420})
+    ws.insert_chart(last + 2, 0, chart, {"description": (
+        "Box plot of room for manoeuvre for each aspect and overall: the box runs from the lower to the upper "
+        "quartile of councils, the line from the lowest to the highest council, the diamond marks the median. "
+        "The same figures are in the table above.")})
+
+
+def _constraints(sh: _Sheets, ws, result: BatchResult) -> None:
+    top = _heading(sh, ws, "What holds councils back",
+                   "Each factor: how many returns rate it 1 or 2 (an inhibitor), and how those returns see their "
+                   "control over it. Most frequent first. Valid returns and returns with queries only.")
+    sh.table(ws, constraints_frame(result), top, "Constraints", widths={"Factor": 60, "Aspect": 26})
+    ws.freeze_panes(top + 1, 0)
+
+
+def _models(sh: _Sheets, wb, ws, result: BatchResult) -> None:
+    top = _heading(sh, ws, "Commissioning models across councils",
+                   "Mean fit (0-100) across councils and how often each model is in a council's short list of three. "
+                   "A short list allows a blend of models; it is not a single answer for any council.")
+    df = models_frame(result)
+    first, last = sh.table(ws, df, top, "Models", widths={"Model": 44})
+    if not len(result.councils):
+        ws.write_string(last + 2, 0, "No council's return could be counted yet.", sh.st["text"])
+        return
+    sheet = ws.get_name()
+    bar = wb.add_chart({"type": "bar"})
+    bar.add_series({"name": "Mean fit", "categories": [sheet, first, 0, last, 0],
+                    "values": [sheet, first, 2, last, 2], "fill": {"color": "#1d70b8"}})
+    bar.set_title({"name": "Mean fit of each model across councils"})
+    bar.set_x_axis({"min": 0, "max": 100, "name": "Fit (0-100)"})
+    bar.set_y_axis({"reverse": True})
+    bar.set_legend({"none": True})
+    bar.set_size({"width": 720, "height": 420})
+    ws.insert_chart(last + 2, 0, bar, {"description": (
+        "Bar chart of the mean fit of each of the commissioning models across councils, highest at the top. "
+        "The same figures are in the table above.")})
+    col = wb.add_chart({"type": "bar"})
+    col.add_series({"name": "In a council's top three", "categories": [sheet, first, 0, last, 0],
+                    "values": [sheet, first, 5, last, 5], "fill": {"color": "#5e3c99"}})
+    col.set_title({"name": "How many councils have each model in their top three"})
+    col.set_x_axis({"min": 0, "name": "Councils"})
+    col.set_y_axis({"reverse": True})
+    col.set_legend({"none": True})
+    col.set_size({"width": 720, "height": 420})
+    ws.insert_chart(last + 2, 8, col, {"description": (
+        "Bar chart of how many councils have each commissioning model among their three best-fitting models. "
+        "The same figures are in the table above.")})
+
+
+def _issues(sh: _Sheets, ws, result: BatchResult) -> None:
+    top = _heading(sh, ws, "Every issue in every file",
+                   "Errors must be fixed; queries are unusual answers to fix or explain. Each is at its sheet and "
+                   "cell, with what to do. The feedback letters say the same to each council.")
+    sh.table(ws, issues_frame(result.files), top, "Issues", widths={"What to do": 60, "Found": 30, "Expected": 30,
+                                                                    "Problem": 36})
+    ws.freeze_panes(top + 1, 1)
+
+
+def _tracker(sh: _Sheets, ws, result: BatchResult, register: Sequence[Council]) -> None:
+    top = _heading(sh, ws, "Who has returned",
+                   "Every council on the register: returned or missing, and the state of its returns (matched on the "
+                   "ONS code, or on the name where a return has no code). Duplicates and superseded returns are not "
+                   "counted again.")
+    councils, by_region, stray = tracker_frames(result, register)
+    ws.write_string(top, 0, "By region", sh.st["heading"])
+    _, last = sh.table(ws, by_region, top + 1, "Regions", widths={"Region": 26})
+    row = last + 2
+    ws.write_string(row, 0, "By council", sh.st["heading"])
+    _, last = sh.table(ws, councils, row + 1, "Tracker", widths={"Council": 28, "Region": 26, "Files": 50})
+    row = last + 2
+    ws.write_string(row, 0, "Returns naming a council that is not on the register", sh.st["heading"])
+    if len(stray):
+        sh.table(ws, stray, row + 1, "NotOnRegister")
+    else:
+        ws.write_string(row + 1, 0, "None.", sh.st["text"])
+
+
+def _about(sh: _Sheets, ws, result: BatchResult, register: Sequence[Council] | None) -> None:
+    st = sh.st
+    spec = result.spec
+    files = result.files
+    n = len(files)
+    read = sum(f.readable for f in files)
+    failed = result.count(Status.UNREADABLE)
+    skipped = result.count(Status.SKIPPED)
+    counted = sum(f.counted for f in files)
+    other_versions = sorted({f.spec_version for f in files if f.readable and f.spec_version
+                             and f.spec_version != spec.version})
+    ws.set_column(0, 0, 42)
+    ws.set_column(1, 1, 90)
+    ws.write_string(0, 0, f"{spec.title}: summary of returns", st["title"])
+    partial = []
+    if failed:
+        partial.append(f"{failed} file{'s' if failed != 1 else ''} could not be read")
+    if skipped:
+        partial.append(f"{skipped} file{'s were' if skipped != 1 else ' was'} skipped as not a return")
+    left_out = sum(f.readable and not f.counted for f in files)
+    if left_out:
+        partial.append(f"{left_out} readable return{'s are' if left_out != 1 else ' is'} not counted in the figures "
+                       "(invalid, another form version, duplicates or superseded)")
+    if partial:
+        line = "This summary is partial: " + "; ".join(partial) + ". The Returns sheet lists every file and why."
+    else:
+        line = "Every file found was read and is counted."
+    ws.write_string(1, 0, line, st["subtitle"])
+    rows: list[tuple[str, object]] = [
+        ("Run started", result.started.isoformat(sep=" ")),
+        ("Run took (seconds)", round(result.seconds, 1)),
+        ("Folder of returns", str(result.folder)),
+        ("Form", f"{spec.id} version {spec.version} (fingerprint {spec.fingerprint})"),
+        ("Register", result.register.name if result.register else "none given (no Tracker sheet)"),
+        ("Files found", n),
+        ("Returns read", read),
+        ("Files that could not be read (failed)", failed),
+        ("Files skipped (not a return)", skipped),
+        ("Duplicates (identical copies)", result.count(Status.DUPLICATE)),
+        ("Superseded (replaced by a later return)", result.count(Status.SUPERSEDED)),
+        ("Valid", result.count(Status.VALID)),
+        ("With queries", result.count(Status.QUERIES)),
+        ("Invalid", result.count(Status.INVALID)),
+        ("Returns counted in the figures", counted),
+        ("Councils counted in the figures", len(result.councils)),
+        ("Other form versions found (not counted)", ", ".join(other_versions) or "none"),
+        ("Plans written", sum(bool(f.plan) for f in files)),
+        ("Feedback letters written", sum(bool(f.feedback) for f in files)),
+        ("Worker processes", result.jobs),
+        ("Tool version", f"scoa_xl {_tool_version()}"),
+    ]
+    if register is not None:
+        rows.insert(5, ("Councils on the register", len(register)))
+    r = 3
+    for label, value in rows:
+        ws.write_string(r, 0, label, st["label"])
+        sh.cell(ws, r, 1, value, fmt=st["text"])
+        r += 1
+    r += 1
+    ws.write_string(r, 0, "The sheets", st["heading"])
+    r += 1
+    for name, what in (
+        ("Returns", "Every file found, with its status, who it is from, and what became of it."),
+        ("Scores", "Each counted return's room for manoeuvre per aspect and overall, and controllability, with a "
+                   "combined row where a council has several respondents. Sorted by council name."),
+        ("Cohort", "The spread of councils for each aspect: lowest, quartiles, median, highest, with a chart."),
+        ("Constraints", "The factors that most often hold councils back, and the mix of control categories."),
+        ("Models", "Mean fit of each commissioning model and how often it is in a council's top three."),
+        ("Issues", "Every error and query in every file, at its sheet and cell, with what to do."),
+        ("Tracker", "Who on the register has returned, and the state of their returns, by council and region."),
+    ):
+        if name == "Tracker" and register is None:
+            continue
+        ws.write_string(r, 0, name, st["label"])
+        ws.write_string(r, 1, what, st["text"])
+        r += 1
+    r += 1
+    ws.write_string(r, 0, "Scores are for learning and improvement, not for ranking councils: every table of "
+                          "councils is in name order.", st["text"])
