@@ -99,6 +99,9 @@ def assess(path: Path | str, default: Spec) -> Assessment:
         return Assessment(path, Status.UNREADABLE, [issue(Code.FILE_001, found=f"a workbook we could not read "
                                                            f"({type(exc).__name__})", expected="an .xlsx or .ods "
                                                            "workbook")], sha256=digest)
+    if spec is None and len(raw.missing_factors) * 2 > len(read_spec.factors):
+        # Not our form at all (or far from it): the version problem is the one thing worth saying.
+        issues = [i for i in issues if i.code.value.startswith(("SPEC_", "FILE_"))]
     scores = score_return(ret) if spec is not None else None
     return Assessment(path, status_of(issues), issues, ret, scores, digest, raw.read_by,
                       meta.get("spec_version", ""), old)

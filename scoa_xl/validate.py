@@ -12,7 +12,13 @@ from .read import RawReturn
 
 EXCEL_TEXT_LIMIT = 32767
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_FORMULA_LIKE = re.compile(r"^(=|@|[+-]\s*[\w(].*[(!|])")
+# "=SUM(", "@cmd", "+cmd|...", "-2+3": the shapes that become formulas. A bullet ("- see p. 4") does not.
+_FORMULA_LIKE = re.compile(r"^(?:[=@]|[+-](?=\S)[\w.$]*[(!|+\-*/^])")
+
+
+def _identity_cell(key: str) -> Cell:
+    row = L.IDENTITY_FIRST_ROW + [k for k, _ in L.IDENTITY_FIELDS].index(key)
+    return Cell(L.COVER, L.a1(row, 1))
 
 
 def status_of(issues: list[Issue]) -> Status:
@@ -53,10 +59,10 @@ def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Re
     ident = {key: clean_text(v[L.name_of("identity", key)].value) for key, _ in L.IDENTITY_FIELDS}
     council_raw = v[L.name_of("identity", "council")]
     if not ident["council"] and L.COVER not in raw.missing_sheets:
-        issues.append(issue(Code.ID_001, council_raw.cell or Cell(L.COVER, "B4"), found="a blank cell",
+        issues.append(issue(Code.ID_001, council_raw.cell or _identity_cell("council"), found="a blank cell",
                             expected="the council's name"))
     if not ident["respondent"] and L.COVER not in raw.missing_sheets:
-        issues.append(issue(Code.ID_002, v[L.name_of("identity", "respondent")].cell or Cell(L.COVER, "B6"),
+        issues.append(issue(Code.ID_002, v[L.name_of("identity", "respondent")].cell or _identity_cell("respondent"),
                             found="a blank cell", expected="a name"))
 
     factors: dict[str, FactorAnswer] = {}

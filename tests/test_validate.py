@@ -328,9 +328,8 @@ def test_a_plain_workbook_with_the_same_sheet_names(tmp_path):
     wb.save(tmp_path / "plain.xlsx")
     a = assess(tmp_path / "plain.xlsx", SPEC)
     assert a.status == Status.INVALID
-    assert [(i.location, i.code.value) for i in a.issues[:4]] == [
-        ("'Lists'", "SPEC_001"), ("'Cover'!B4", "ID_001"), ("'Cover'!B6", "ID_002"),
-        ("'System design'!C5", "SHEET_002")]
+    # Far from our form: the missing stamp is the one thing worth saying, not 76 missing rows.
+    assert [(i.location, i.code.value) for i in a.issues] == [("'Lists'", "SPEC_001")]
     assert a.read_by == READ_BY_IDS
 
 
