@@ -304,7 +304,7 @@ def plan(return_file: Path, output: Path | None, previous_file: Path | None, spe
 @click.option("--register", "register_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The councils expected to return (CSV with name, code, region): adds the Tracker sheet.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,
-              help="Worker processes reading the returns (default: 2, or 1 on a one-core machine).")
+              help="Worker processes reading the returns and writing plans (default: one per core, at most 4).")
 @click.option("--json", "as_json", is_flag=True, help="Print every file's status, issues and scores, and each "
               "council's combined scores, as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no closing message.")
@@ -334,7 +334,8 @@ def batch(folder: Path, out: Path, register_csv: Path | None, jobs: int | None, 
     result = run_batch(folder, out, spec, register=register_csv, jobs=jobs or DEFAULT_JOBS,
                        progress=not quiet, previous=previous, time_limit=time_limit)
     if as_json:
-        result.write_json(click.get_text_stream("stdout"))
+        result.write_json(sys.stdout)
+        sys.stdout.flush()
     elif not quiet:
         _batch_report(result)
     sys.exit(1 if result.failed else 0)

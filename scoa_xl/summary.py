@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 import xlsxwriter
+from xlsxwriter.utility import xl_range_abs
 
 from .model import CONTROL_IDS, Status
 from .register import Council
@@ -375,25 +376,55 @@ def _cohort(sh: _Sheets, wb, ws, result: BatchResult) -> None:
         ws.write_string(last + 2, 0, "No council's return could be counted yet, so there is no spread to show.",
                         sh.st["text"])
         return
-    chart = wb.add_chart({"type": "line"})
+    # A box plot that Excel and LibreOffice both draw: stacked columns (an invisible base up to the lower
+    # quartile, then lower quartile to median and median to upper quartile), with error bars as whiskers.
+    # The differences the chart needs sit in helper columns to the right, under their own heading.
     sheet = ws.get_name()
-    # Series in this order draw a box plot: bars from the first (lower quartile) to the last (upper
-    # quartile) series, whiskers from the lowest to the highest value, the median as a marker.
-    for col, name, marker in ((3, "Lower quartile", None), (2, "Lowest", None), (4, "Median", "diamond"),
-                              (6, "Highest", None), (5, "Upper quartile", None)):
-        chart.add_series({"name": name, "categories": [sheet, first, 0, last, 0],
-                          "values": [sheet, first, col, last, col], "line": {"none": True},
-                          "marker": {"type": marker, "size": 8} if marker else {"type": "none"}})
-    chart.set_up_down_bars({"up": {"fill": {"color": HIGH}}, "down": {"fill": {"color": HIGH}}})
-    chart.set_high_low_lines({"line": {"color": "#505a5f"}})
+    helper = len(df.columns) + 1
+    heads = ("Chart: box base", "Chart: lower quartile to median", "Chart: median to upper quartile",
+             "Chart: whisker down", "Chart: whisker up")
+    for k, h in enumerate(heads):
+        ws.write_string(top, helper + k, h, sh.st["header"])
+    for r, row in enumerate(df.itertuples(index=False), start=first):
+        parts = (row[3], _diff(row[4], row[3]), _diff(row[5], row[4]), _diff(row[3], row[2]), _diff(row[6], row[5]))
+        for k, v in enumerate(parts):
+            sh.cell(ws, r, helper + k, v)
+    ws.set_column(helper, helper + len(heads) - 1, 14)
+    chart = wb.add_chart({"type": "column", "subtype": "stacked"})
+    cats = [sheet, first, 0, last, 0]
+
+    def ref(k: int) -> list:
+        return [sheet, first, helper + k, last, helper + k]
+
+    def rng(k: int) -> str:
+        # Error bar values must be given as a range formula: a Python list would be taken as literal numbers,
+        # which LibreOffice does not draw.
+        return f"='{sheet}'!{xl_range_abs(first, helper + k, last, helper + k)}"
+
+    chart.add_series({"name": "Lower quartile", "categories": cats, "values": ref(0), "fill": {"none": True},
+                      "border": {"none": True},
+                      "y_error_bars": {"type": "custom", "direction": "minus", "minus_values": rng(3),
+                                       "plus_values": rng(3), "end_style": 1}})
+    chart.add_series({"name": "Lower half of the middle", "categories": cats, "values": ref(1),
+                      "fill": {"color": HIGH}, "border": {"color": "#3f3f76"}})
+    chart.add_series({"name": "Upper half of the middle", "categories": cats, "values": ref(2),
+                      "fill": {"color": LOW}, "border": {"color": "#3f3f76"}, "gap": 80,
+                      "y_error_bars": {"type": "custom", "direction": "plus", "plus_values": rng(4),
+                                       "minus_values": rng(4), "end_style": 1}})
     chart.set_title({"name": "Room for manoeuvre across councils"})
     chart.set_y_axis({"min": 0, "max": 100, "name": "Room for manoeuvre (0-100)"})
-    chart.set_legend({"position": "bottom", "delete_series": [0, 1, 3, 4]})
-    chart.set_size({"width": 900, "height": 420})
+    chart.set_legend({"position": "bottom", "delete_series": [0]})
+    chart.set_size({"width": 900, "height": 440})
     ws.insert_chart(last + 2, 0, chart, {"description": (
-        "Box plot of room for manoeuvre for each aspect and overall: the box runs from the lower to the upper "
-        "quartile of councils, the line from the lowest to the highest council, the diamond marks the median. "
-        "The same figures are in the table above.")})
+        "Box plot of room for manoeuvre for each aspect and overall: the purple part of each box runs from the "
+        "lower quartile of councils to the median, the orange part from the median to the upper quartile, and the "
+        "whiskers reach the lowest and highest council. The same figures are in the table above.")})
+
+
+def _diff(a, b) -> float | None:
+    if a is None or b is None or (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
+        return None
+    return float(a) - float(b)
 
 
 def _constraints(sh: _Sheets, ws, result: BatchResult) -> None:
@@ -429,7 +460,7 @@ def _models(sh: _Sheets, wb, ws, result: BatchResult) -> None:
     col.add_series({"name": "In a council's top three", "categories": [sheet, first, 0, last, 0],
                     "values": [sheet, first, 5, last, 5], "fill": {"color": "#5e3c99"}})
     col.set_title({"name": "How many councils have each model in their top three"})
-    col.set_x_axis({"min": 0, "name": "Councils"})
+    col.set_x_axis({"min": 0, "major_unit": 1, "name": "Councils"})
     col.set_y_axis({"reverse": True})
     col.set_legend({"none": True})
     col.set_size({"width": 720, "height": 420})

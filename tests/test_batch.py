@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,7 @@ EXPECTED = {
     "camden.xlsx.download": Status.VALID,  # a workbook with the browser's name: read by its content
     "notes.txt": Status.SKIPPED,
     "cover letter.pdf": Status.SKIPPED,
+    "letter.docx": Status.SKIPPED,  # a zip, like a workbook, but a Word document inside
     "~$leeds.xlsx": Status.SKIPPED,
     ".~lock.kent.xlsx#": Status.SKIPPED,
     ".hidden.xlsx": Status.SKIPPED,
@@ -129,6 +131,9 @@ def messy(tmp_path_factory, soffice) -> dict:
     fill_workbook(blank, inbox / "camden.xlsx.download", answers("Camden", "Al Tan", "2026-02-06", shift=4))
     (inbox / "notes.txt").write_text("Chased Norfolk on 3 March.\n", encoding="utf-8")
     (inbox / "cover letter.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+    with zipfile.ZipFile(inbox / "letter.docx", "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("word/document.xml", "<w:document/>")
     (inbox / "~$leeds.xlsx").write_bytes(b"\x08Jo Bloggs" + b" " * 50)
     (inbox / ".~lock.kent.xlsx#").write_text("Kim Ode,host,2026-02-03T10:00:00,\n", encoding="utf-8")
     shutil.copyfile(leeds, inbox / ".hidden.xlsx")
@@ -185,6 +190,7 @@ def test_skipped_files_say_why(messy):
     assert "outside the folder" in files["outside-link.xlsx"].reason
     assert files["cover letter.pdf"].reason == "not a spreadsheet (a PDF document)"
     assert files["notes.txt"].reason == "not a spreadsheet (a text file)"
+    assert files["letter.docx"].reason == "not a spreadsheet (a Word document)"
 
 
 def test_duplicates_and_resubmissions_are_flagged(messy):
@@ -324,7 +330,7 @@ def test_summary_has_every_sheet_and_says_it_is_partial(messy):
     assert about[1][0].startswith("This summary is partial")
     assert facts["Files found"] == len(EXPECTED)
     assert facts["Files that could not be read (failed)"] == 2
-    assert facts["Files skipped (not a return)"] == 6
+    assert facts["Files skipped (not a return)"] == 7
     assert "0.9" in facts["Other form versions found (not counted)"]
     issues = sheet_rows(path, "Issues", "File")
     assert len(issues) == sum(len(f.issues) for f in messy["result"].files)
@@ -370,6 +376,28 @@ def test_rerun_into_the_same_folder_is_safe_with_one_worker(messy, tmp_path):
     assert not plan.exists()  # what the first run wrote for a file now gone is tidied away
     assert len(list((out / "feedback").iterdir())) == len(second.files)
     assert not [p for p in out.rglob("*") if p.name.startswith((".~scoa", ".scoa-staging"))]
+
+
+def test_previous_returns_add_the_change_since_last_year(messy, tmp_path):
+    from scoa_xl.plan import CHANGE_COLUMN
+
+    inbox, last_year = tmp_path / "inbox", tmp_path / "last-year"
+    inbox.mkdir()
+    last_year.mkdir()
+    shutil.copyfile(messy["inbox"] / "leeds.xlsx", inbox / "leeds.xlsx")
+    shutil.copyfile(messy["inbox"] / "camden.xlsx.download", inbox / "camden.xlsx")
+    blank = generate(SPEC, tmp_path / "blank.xlsx", Identity(), generated_at=DAY)
+    fill_workbook(blank, last_year / "leeds 2025.xlsx", answers("Leeds", "Jo Bloggs", "2025-02-02", shift=4))
+    result = run_batch(inbox, tmp_path / "out", SPEC, register=None, progress=False, previous=last_year)
+
+    def cover_text(f: FileResult) -> str:
+        wb = CalamineWorkbook.from_path(str(tmp_path / "out" / f.plan))
+        return " ".join(str(v) for name in wb.sheet_names for row in wb.get_sheet_by_name(name).to_python()
+                        for v in row)
+
+    files = by_file(result)
+    assert CHANGE_COLUMN in cover_text(files["leeds.xlsx"])
+    assert CHANGE_COLUMN not in cover_text(files["camden.xlsx"])
 
 
 def test_a_file_over_the_time_limit_is_reported_not_waited_for(messy, tmp_path):
