@@ -411,7 +411,7 @@ def test_cli_unknown_form_version_exits_1(made, tmp_path):
     result = CliRunner().invoke(main, ["plan", str(odd), "-o", str(tmp_path / "plan.xlsx")])
     assert result.exit_code == 1
     assert f"{Code.SPEC_002.value}: {CATALOGUE[Code.SPEC_002].title}" in result.stderr
-    assert "'Lists'" in result.stderr
+    assert "'Cover'!A2" in result.stderr
     assert not (tmp_path / "plan.xlsx").exists()
 
 

@@ -315,7 +315,7 @@ def test_not_a_return_no_form_stamp(complete, tmp_path):
         wb.custom_doc_props = CustomPropertyList()
 
     path = edit(complete, tmp_path / "unstamped.xlsx", change)
-    assert report(path) == [("'Lists'", "SPEC_001")]
+    assert report(path) == [("'Cover'!A2", "SPEC_001")]
     a = assess(path, SPEC)
     assert a.status == Status.INVALID and a.scores is None
 
@@ -329,7 +329,7 @@ def test_a_plain_workbook_with_the_same_sheet_names(tmp_path):
     a = assess(tmp_path / "plain.xlsx", SPEC)
     assert a.status == Status.INVALID
     # Far from our form: the missing stamp is the one thing worth saying, not 76 missing rows.
-    assert [(i.location, i.code.value) for i in a.issues] == [("'Lists'", "SPEC_001")]
+    assert [(i.location, i.code.value) for i in a.issues] == [("'Cover'!A2", "SPEC_001")]
     assert a.read_by == READ_BY_IDS
 
 
@@ -337,7 +337,7 @@ def test_a_version_we_cannot_read(tmp_path):
     old = _spec_copy(tmp_path, "old.yaml", lambda d: d.update(version="0.9"))
     src = generate(old, tmp_path / "old-blank.xlsx", Identity(), generated_at=DAY)
     path = fill_workbook(src, tmp_path / "old.xlsx", complete_answers())
-    assert report(path) == [("'Lists'", "SPEC_002")]
+    assert report(path) == [("'Cover'!A2", "SPEC_002")]
     a = assess(path, SPEC)
     assert a.status == Status.INVALID and a.scores is None
     assert a.issues[0].found == "version 0.9" and a.issues[0].expected == f"version {SPEC.version}"
@@ -347,7 +347,7 @@ def test_another_form_altogether(tmp_path):
     other = _spec_copy(tmp_path, "other.yaml", lambda d: d.update(id="other_form"))
     src = generate(other, tmp_path / "other-blank.xlsx", Identity(), generated_at=DAY)
     path = fill_workbook(src, tmp_path / "other.xlsx", complete_answers())
-    assert report(path) == [("'Lists'", "SPEC_002")]
+    assert report(path) == [("'Cover'!A2", "SPEC_002")]
 
 
 def test_an_earlier_version_is_migrated(complete, tmp_path):
@@ -360,7 +360,7 @@ def test_an_earlier_version_is_migrated(complete, tmp_path):
 
     current = _spec_copy(tmp_path, "current.yaml", newer)
     a = assess(complete, current)  # a 1.0 return, read against 1.1
-    assert [(i.location, i.code.value) for i in a.issues] == [("'Lists'", "SPEC_003")]
+    assert [(i.location, i.code.value) for i in a.issues] == [("'Cover'!A2", "SPEC_003")]
     assert a.status == Status.QUERIES
     assert a.migrated_from == "1.0"
     assert a.ret.spec.version == "1.1" and a.scores.spec_version == "1.1"
@@ -376,7 +376,7 @@ def test_edited_fingerprint(complete, tmp_path):
     row = 1 + L.META_KEYS.index("spec_fingerprint")
     path = edit(complete, tmp_path / "fp.xlsx",
                 lambda wb: wb[L.LISTS].cell(row=row, column=L.META_KEY_COL + 2, value="0123456789abcdef"))
-    assert report(path) == [("'Lists'", "SPEC_004")]
+    assert report(path) == [("'Cover'!A2", "SPEC_004")]
     assert assess(path, SPEC).status == Status.QUERIES
 
 
