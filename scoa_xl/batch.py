@@ -13,7 +13,6 @@ import csv
 import datetime as dt
 import functools
 import hashlib
-import inspect
 import io
 import json
 import multiprocessing as mp
@@ -569,18 +568,38 @@ def _read_one(task: tuple, spec: Spec, staging: str, previous: dict[str, str], m
     return r
 
 
-def _write_plan(a, out: Path, spec: Spec, previous_path: str | None, made_on: dt.date | None) -> None:
+def _write_plan(a, out: Path, spec: Spec, previous_path: str | None, made_on: dt.date | None,
+                partners: list | None = None) -> None:
+    from .assess import assess
     from .plan import write_plan
 
-    accepts = inspect.signature(write_plan).parameters
-    kwargs: dict = {"made_on": made_on} if made_on and "made_on" in accepts else {}
-    if previous_path and "previous" in accepts:
-        from .assess import assess
+    prev = assess(previous_path, spec) if previous_path else None
+    write_plan(a, out, previous=prev if prev is not None and prev.ret is not None else None, partners=partners,
+               made_on=made_on)
 
-        prev = assess(previous_path, spec)
-        if prev.ret is not None:
-            kwargs["previous"] = prev
-    write_plan(a, out, **kwargs)
+
+def _replan_with_partners(results: list[FileResult], spec: Spec, prev_index: dict[str, str],
+                          made_on: dt.date | None) -> None:
+    """Councils with several counted respondents: each plan also shows where the partners differ and agree."""
+    from .assess import assess
+
+    groups: dict[str, list[FileResult]] = {}
+    for r in results:
+        if r.counted and r.staged_plan:
+            groups.setdefault(council_key(r.code, r.council_name), []).append(r)
+    for rs in groups.values():
+        if len(rs) < 2:
+            continue
+        assessed = [assess(r.path, spec) for r in rs]  # each read within the time limit once already
+        for r, a in zip(rs, assessed, strict=True):
+            if a.ret is None or a.scores is None:
+                continue
+            others = [b for b in assessed if b is not a]
+            try:
+                _write_plan(a, Path(r.staged_plan), spec, prev_index.get("|".join(_who(a.ret.identity))), made_on,
+                            others)
+            except Exception as exc:  # keep the plan written without partners rather than lose the return
+                r.reason = f"its partners could not be added to the plan ({type(exc).__name__})"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -748,6 +767,7 @@ def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, job
         respondents = [Respondent(r.council_name, r.code, r.respondent, r.organisation, r.file, r.rooms,
                                   r.controllability, r.fits, r.ratings) for r in results if r.counted]
         councils = consolidate(respondents, spec)
+        _replan_with_partners(results, spec, prev_index, started.date())
         written = _place_outputs(results, out, spec)
         result = BatchResult(folder, out, spec, results, councils, started, register=register, previous=previous,
                              jobs=jobs, spool=spool)

@@ -21,6 +21,9 @@ class ScoaGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+            sys.stderr.close()
+            ctx.exit(0)
         except (SpecError, OSError, ValueError) as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
@@ -73,9 +76,16 @@ def _emit_json(data) -> None:
                    "An alternative to -o.")
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the workbooks made from --register, with an issue-log.csv.")
+@click.option("--prefill", "last_year", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Last year's return: carry every answer forward, marked for confirmation.")
+@click.option("--from-returns", "from_returns", is_flag=True,
+              help="Make an agreed return from the RETURNS given: prefilled where respondents agree, flagged "
+                   "where they differ.")
+@click.argument("returns", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @spec_option
 def generate(output: Path | None, council: str, council_code: str, respondent: str, organisation: str, role: str,
-             on: dt.datetime | None, register_csv: Path | None, out_dir: Path | None, spec_path: Path | None) -> None:
+             on: dt.datetime | None, register_csv: Path | None, out_dir: Path | None, last_year: Path | None,
+             from_returns: bool, returns: tuple[Path, ...], spec_path: Path | None) -> None:
     """Write the self-assessment workbook, blank or personalised, or one per council on a register.
 
     \b
@@ -83,6 +93,8 @@ def generate(output: Path | None, council: str, council_code: str, respondent: s
       scoa generate -o scoa.xlsx
       scoa generate -o leeds.xlsx --council Leeds --respondent "Jo Bloggs" --organisation "Leeds City Council"
       scoa generate --register data/example-register.csv --out-dir issued/
+      scoa generate --prefill leeds-2025.xlsx -o leeds-2026.xlsx
+      scoa generate --from-returns council.xlsx nhs.xlsx -o leeds-agreed.xlsx
     """
     from .generate import generate as write
     from .model import Identity
@@ -104,8 +116,28 @@ def generate(output: Path | None, council: str, council_code: str, respondent: s
         click.echo(f"Wrote {len(issued)} workbooks (form {spec.id} version {spec.version}) to {out_dir}, "
                    f"and the list of who got which in {out_dir / 'issue-log.csv'}")
         return
+    if returns and not from_returns:
+        raise click.UsageError("return files are only taken with --from-returns")
     if output is None:
         raise click.UsageError("say where to write the workbook with -o FILE (or use --register CSV --out-dir DIR)")
+    if from_returns or last_year is not None:
+        from .prefill import agreed_return, next_year
+
+        if from_returns and last_year is not None:
+            raise click.UsageError("--prefill and --from-returns are alternatives")
+        spec = _spec(spec_path)
+        day = on.date() if on else None
+        if from_returns:
+            path, assessed = agreed_return(returns, spec, output, day)
+            click.echo(f"Wrote {path}: an agreed return from {len(assessed)} respondents; where they differ the "
+                       "rating is left blank and marked in the \"To confirm\" column")
+        else:
+            ident = Identity(council=council, council_code=council_code, respondent=respondent,
+                             organisation=organisation, role=role)
+            path, _ = next_year(last_year, spec, output, ident, day)
+            click.echo(f"Wrote {path} (form {spec.id} version {spec.version}), prefilled from {last_year}; each "
+                       "carried answer is marked for confirmation")
+        return
     spec = _spec(spec_path)
     if council and not council_code:
         match = find_council(council)

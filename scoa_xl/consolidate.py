@@ -1,8 +1,8 @@
 """Several respondents for one council → one consolidated view of that council.
 
 Each respondent's return stays a record of its own; this only combines their figures for the
-cross-council outputs. Kept in one place so the way respondents are combined (and, later, where
-they disagree) is defined once for the JSON, the summary and anything else that needs it.
+cross-council outputs. Kept in one place so the way respondents are combined, and where they
+disagree, is defined once for the JSON, the summary and the plan.
 """
 
 from __future__ import annotations
@@ -33,6 +33,41 @@ class Respondent:
     controllability: tuple[float | None, ...]  # per aspect
     fits: tuple[float | None, ...]  # per model
     ratings: dict[str, int | None] = field(default_factory=dict)  # factor id -> rating (None: unanswered)
+
+
+DIVERGENCE_POINTS = 2  # ratings this far apart are a conversation worth having
+
+
+def divergence(named: Sequence[tuple[str, dict[str, int | None]]], spec: Spec) -> list[dict]:
+    """Factors where respondents' ratings differ by DIVERGENCE_POINTS or more, widest gap first."""
+    out = []
+    for a in spec.aspects:
+        for f in a.factors:
+            rated = [(name, ratings.get(f.id)) for name, ratings in named]
+            values = [v for _, v in rated if v is not None]
+            if len(values) >= 2 and max(values) - min(values) >= DIVERGENCE_POINTS:
+                out.append({"factor": f.id, "aspect": a.id, "statement": f.statement,
+                            "spread": max(values) - min(values),
+                            "ratings": [{"respondent": name, "rating": v} for name, v in rated]})
+    out.sort(key=lambda d: -d["spread"])
+    return out
+
+
+def agreement(named: Sequence[tuple[str, dict[str, int | None]]], spec: Spec) -> list[dict]:
+    """Factors every respondent rated, all the same: common ground to build on."""
+    out = []
+    for a in spec.aspects:
+        for f in a.factors:
+            values = [ratings.get(f.id) for _, ratings in named]
+            if len(values) >= 2 and None not in values and len(set(values)) == 1:
+                out.append({"factor": f.id, "aspect": a.id, "statement": f.statement, "rating": values[0]})
+    return out
+
+
+def respondent_label(name: str, organisation: str, index: int) -> str:
+    """How a respondent is named where partners are compared (never blank)."""
+    label = name or f"Respondent {index + 1}"
+    return f"{label} ({organisation})" if organisation and organisation not in label else label
 
 
 def council_key(code: str, name: str) -> str:
@@ -74,6 +109,7 @@ def _council(rs: list[Respondent], spec: Spec) -> dict:
                "short_list": rank.get(m.id, SHORT_LIST + 1) <= SHORT_LIST}
               for m in sorted(spec.models, key=lambda m: rank.get(m.id, len(spec.models) + 1))]
     first = rs[0]
+    named = [(respondent_label(r.respondent, r.organisation, i), r.ratings) for i, r in enumerate(rs)]
     return {
         "council": first.council,
         "code": first.code,
@@ -84,4 +120,6 @@ def _council(rs: list[Respondent], spec: Spec) -> dict:
         "aspects": aspects,
         "overall_room_for_manoeuvre": overall,
         "models": models,
+        "divergence": divergence(named, spec) if len(rs) > 1 else [],
+        "agreement": agreement(named, spec) if len(rs) > 1 else [],
     }

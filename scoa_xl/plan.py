@@ -33,6 +33,7 @@ ACTIONS = "Action plan"
 FIT = "Model fit"
 CONFIRM = "What to confirm"
 LISTS = "Lists"
+PARTNERS = "Partners"
 
 ACTION_TABLE = "ActionPlan"
 STATUSES = ("Not started", "In progress", "Done", "Dropped")
@@ -159,10 +160,9 @@ def write_plan(assessment: Assessment, out: Path, *, previous: Assessment | None
                partners: list[Assessment] | None = None, made_on: dt.date | None = None) -> Path:
     """Write the council's development plan workbook to `out`, whole or not at all.
 
-    `previous` (last year's scored return) adds the change since then; `partners` is accepted for
-    later use and not yet shown.
+    `previous` (last year's scored return) adds the change since then; `partners` (other respondents'
+    scored returns for the same council) adds where they see things differently and what they agree on.
     """
-    del partners  # reserved: partners' views of the same council
     if assessment.ret is None or assessment.scores is None:
         raise ValueError(f"{assessment.file}: the return has no scores, so no plan can be written from it")
     out = Path(out)
@@ -171,7 +171,8 @@ def write_plan(assessment: Assessment, out: Path, *, previous: Assessment | None
     os.close(fd)
     try:
         prev = previous.scores if previous is not None else None
-        _write(assessment, prev, Path(tmp), made_on or dt.date.today())
+        others = [p for p in partners or [] if p.ret is not None and p.scores is not None]
+        _write(assessment, prev, Path(tmp), made_on or dt.date.today(), others)
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
@@ -179,7 +180,8 @@ def write_plan(assessment: Assessment, out: Path, *, previous: Assessment | None
     return out
 
 
-def _write(asm: Assessment, prev: Scores | None, path: Path, day: dt.date) -> None:
+def _write(asm: Assessment, prev: Scores | None, path: Path, day: dt.date,
+           partners: list[Assessment] | None = None) -> None:
     ret, scores = asm.ret, asm.scores
     assert ret is not None and scores is not None
     spec = ret.spec
@@ -205,6 +207,7 @@ def _write(asm: Assessment, prev: Scores | None, path: Path, day: dt.date) -> No
     plan_ws = wb.add_worksheet(PLAN)
     actions_ws = wb.add_worksheet(ACTIONS)
     fit_ws = wb.add_worksheet(FIT)
+    partners_ws = wb.add_worksheet(PARTNERS) if partners else None
     confirm_ws = wb.add_worksheet(CONFIRM)
     lists_ws = wb.add_worksheet(LISTS)
 
@@ -213,6 +216,8 @@ def _write(asm: Assessment, prev: Scores | None, path: Path, day: dt.date) -> No
     table_top = _write_cover(cover, asm, prev, plans, st, day, aspect_rows)
     _write_actions(actions_ws, spec, plans, st, status_ref)
     _write_fit(wb, fit_ws, spec, scores, st, table_top)
+    if partners_ws is not None:
+        _write_partners(partners_ws, asm, partners, st)
     _write_confirm(confirm_ws, asm, st)
     cover.activate()
     wb.close()
@@ -752,3 +757,57 @@ def _write_confirm(ws, asm: Assessment, st: Styles) -> None:
         ws.autofilter(HEADER_ROW, 0, r, last_col)
     ws.freeze_panes(HEADER_ROW + 1, 0)
     ws.print_area(0, 0, r, last_col)
+
+
+def _write_partners(ws, asm: Assessment, partners: list[Assessment], st: Styles) -> None:
+    """Where this council's respondents see things differently (prompts for a conversation), and common ground."""
+    from .consolidate import DIVERGENCE_POINTS, agreement, divergence, respondent_label
+
+    spec = asm.ret.spec
+    everyone = [asm, *partners]
+    named = [(respondent_label(a.ret.identity.respondent, a.ret.identity.organisation, i),
+              {fid: fa.rating for fid, fa in a.ret.factors.items()}) for i, a in enumerate(everyone)]
+    labels = {c.value: c.label for c in spec.rating}
+    aspect_names = {a.id: a.name for a in spec.aspects}
+    _page(ws, f"{PARTNERS}: {asm.ret.identity.council}", repeat=None)
+    ws.set_column(0, 0, 22)
+    ws.set_column(1, 1, 50)
+    ws.set_column(2, 1 + len(named), 22)
+    ws.set_column(2 + len(named), 2 + len(named), 50)
+    ws.write_string(0, 0, "Where partners see things differently", st["title"])
+    ws.write_string(1, 0, f"{len(named)} respondents answered for {asm.ret.identity.council or 'this council'}: "
+                    + "; ".join(n for n, _ in named) + ".", st["note"])
+    ws.write_string(2, 0, f"Factors whose ratings are {DIVERGENCE_POINTS} or more points apart are worth talking "
+                    "through together: a difference of view is a conversation worth having, not an error.",
+                    st["note"])
+    row = 4
+    heads = ["Aspect", "Factor", *[n for n, _ in named], "Question to discuss"]
+    for col, text in enumerate(heads):
+        ws.write_string(row, col, text, st["header"])
+    differ = divergence(named, spec)
+    for d in differ:
+        row += 1
+        ws.write_string(row, 0, aspect_names[d["aspect"]], st["plain_cell"])
+        ws.write_string(row, 1, d["statement"], st["plain_cell"])
+        for k, r in enumerate(d["ratings"]):
+            ws.write_string(row, 2 + k, labels.get(r["rating"], "Not rated") if r["rating"] else "Not rated",
+                            st["plain_cell"])
+        ws.write_string(row, 2 + len(named), "What do you each see that leads to a different rating, and what "
+                        "would you need to agree on it?", st["plain_cell"])
+    if not differ:
+        row += 1
+        ws.write_string(row, 0, "No factor is rated two or more points apart.", st["text"])
+    row += 2
+    ws.write_string(row, 0, "What you agree on", st["heading"])
+    same = agreement(named, spec)
+    row += 1
+    for col, text in enumerate(("Aspect", "Factor", "Everyone rated it")):
+        ws.write_string(row, col, text, st["header"])
+    for d in same:
+        row += 1
+        ws.write_string(row, 0, aspect_names[d["aspect"]], st["plain_cell"])
+        ws.write_string(row, 1, d["statement"], st["plain_cell"])
+        ws.write_string(row, 2, labels.get(d["rating"], ""), st["plain_cell"])
+    if not same:
+        row += 1
+        ws.write_string(row, 0, "No factor was rated the same by everyone yet.", st["text"])

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .generate import Prefill
-from .model import FactorAnswer, Return, Spec
+from .consolidate import respondent_label
+from .generate import Prefill, generate
+from .model import FactorAnswer, Identity, Return, Spec
+
+if TYPE_CHECKING:
+    from .assess import Assessment
 
 DIFFER_MARK = "Partners differ - please settle: "
 
@@ -74,3 +81,44 @@ def agree(returns: Sequence[Return], spec: Spec, names: Sequence[str]) -> Prefil
                 f"{n}: {r.priorities.get(m.id) or 'blank'}" for n, r in zip(names, returns, strict=True)))
     return Prefill(factors, texts, priorities, carried=False, source="agreed: " + ", ".join(names),
                    notes=tuple(notes), flagged=flagged)
+
+
+def _readable(path: Path, spec: Spec) -> Assessment:
+    from .assess import assess
+
+    a = assess(path, spec)
+    if a.ret is None or a.scores is None:
+        errors = "; ".join(f"{i.location or 'file'}: {i.message}" for i in a.issues if i.severity.value == "error")
+        raise ValueError(f"{path}: cannot carry answers from this return ({errors or a.status.value})")
+    return a
+
+
+def next_year(last: Path, spec: Spec, out: Path, identity: Identity | None = None,
+              day: dt.date | None = None) -> tuple[Path, Assessment]:
+    """Write next year's workbook from last year's return: every answer carried forward, marked to confirm."""
+    a = _readable(Path(last), spec)
+    assert a.ret is not None
+    base = a.ret.identity
+    given = identity or Identity()
+    ident = Identity(**{k: getattr(given, k) or getattr(base, k) for k in ("council", "council_code", "respondent",
+                                                                          "organisation", "role")})
+    return generate(spec, out, ident, prefill=carry_forward(a.ret, spec, Path(last).name), generated_at=day), a
+
+
+def agreed_return(paths: Sequence[Path], spec: Spec, out: Path, day: dt.date | None = None) -> tuple[Path, list]:
+    """Write one workbook for the group: prefilled where the respondents agree, flagged where they do not."""
+    if len(paths) < 2:
+        raise ValueError("an agreed return needs the returns of at least two respondents")
+    assessed = [_readable(Path(p), spec) for p in paths]
+    rets = [a.ret for a in assessed]
+    councils = {(r.identity.council_code or r.identity.council.casefold()) for r in rets}
+    if len(councils) > 1:
+        raise ValueError("these returns are from different councils: "
+                         + ", ".join(sorted({r.identity.council or "(not named)" for r in rets})))
+    names = [respondent_label(r.identity.respondent, r.identity.organisation, i) for i, r in enumerate(rets)]
+    first = rets[0].identity
+    ident = Identity(council=first.council, council_code=first.council_code,
+                     respondent="Agreed: " + "; ".join(r.identity.respondent or "(not named)" for r in rets),
+                     organisation="; ".join(dict.fromkeys(r.identity.organisation for r in rets if
+                                                          r.identity.organisation)))
+    return generate(spec, out, ident, prefill=agree(rets, spec, names), generated_at=day), assessed

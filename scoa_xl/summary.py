@@ -317,6 +317,7 @@ def _write(result: BatchResult, path: Path, register: Sequence[Council] | None) 
     ws_cohort = wb.add_worksheet("Cohort")
     ws_constraints = wb.add_worksheet("Constraints")
     ws_models = wb.add_worksheet("Models")
+    ws_partners = wb.add_worksheet("Partners")
     ws_issues = wb.add_worksheet("Issues")
     ws_tracker = wb.add_worksheet("Tracker") if register is not None else None
 
@@ -325,6 +326,7 @@ def _write(result: BatchResult, path: Path, register: Sequence[Council] | None) 
     _cohort(sh, wb, ws_cohort, result)
     _constraints(sh, ws_constraints, result)
     _models(sh, wb, ws_models, result)
+    _partners(sh, ws_partners, result)
     _issues(sh, ws_issues, result)
     if ws_tracker is not None:
         _tracker(sh, ws_tracker, result, register)
@@ -425,6 +427,40 @@ def _diff(a, b) -> float | None:
     if a is None or b is None or (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
         return None
     return float(a) - float(b)
+
+
+def partners_frame(result: BatchResult) -> pd.DataFrame:
+    """One row per council with several respondents and per factor they rate 2 or more points apart."""
+    labels = {c.value: c.label for c in result.spec.rating}
+    aspects = {a.id: a.name for a in result.spec.aspects}
+    rows = []
+    for c in result.councils:
+        if len(c["respondents"]) < 2:
+            continue
+        who = "; ".join(r or "(not named)" for r in c["respondents"])
+        if not c["divergence"]:
+            rows.append({"Council": c["council"], "Code": c["code"], "Respondents": who, "Aspect": "",
+                         "Factor id": "", "Factor": "No factor rated two or more points apart", "Ratings": "",
+                         "Gap": None, "Agreed factors": len(c["agreement"])})
+        for d in c["divergence"]:
+            ratings = "; ".join(f"{r['respondent']}: {labels.get(r['rating']) or 'not rated'}" for r in d["ratings"])
+            rows.append({"Council": c["council"], "Code": c["code"], "Respondents": who,
+                         "Aspect": aspects[d["aspect"]], "Factor id": d["factor"], "Factor": d["statement"],
+                         "Ratings": ratings, "Gap": d["spread"], "Agreed factors": len(c["agreement"])})
+    return pd.DataFrame(rows, columns=["Council", "Code", "Respondents", "Aspect", "Factor id", "Factor", "Ratings",
+                                       "Gap", "Agreed factors"])
+
+
+def _partners(sh: _Sheets, ws, result: BatchResult) -> None:
+    top = _heading(sh, ws, "Where partners see things differently",
+                   "Councils with several respondents (for example the council, its NHS partner and providers): the "
+                   "factors they rate 2 or more points apart. Each is a conversation worth having, not an error. "
+                   "Their scores are combined as the mean of the respondents' scores.")
+    df = partners_frame(result)
+    first, last = sh.table(ws, df, top, "Partners", widths={"Factor": 50, "Ratings": 60, "Respondents": 40})
+    if not len(df):
+        ws.write_string(last + 2, 0, "No council has more than one counted respondent.", sh.st["text"])
+    ws.freeze_panes(top + 1, 1)
 
 
 def _constraints(sh: _Sheets, ws, result: BatchResult) -> None:
