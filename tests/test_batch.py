@@ -324,7 +324,7 @@ def test_tracker_sheet(messy):
 def test_summary_has_every_sheet_and_says_it_is_partial(messy):
     path = messy["out"] / "summary.xlsx"
     names = CalamineWorkbook.from_path(str(path)).sheet_names
-    assert names == ["About", "Returns", "Scores", "Cohort", "Constraints", "Models", "Issues", "Tracker"]
+    assert names == ["About", "Returns", "Scores", "Cohort", "Constraints", "Models", "Partners", "Issues", "Tracker"]
     about = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("About").to_python()
     facts = {r[0]: r[1] for r in about if len(r) > 1}
     assert about[1][0].startswith("This summary is partial")
