@@ -331,6 +331,11 @@ def _write(result: BatchResult, path: Path, register: Sequence[Council] | None) 
     if ws_tracker is not None:
         _tracker(sh, ws_tracker, result, register)
     _about(sh, ws_about, result, register)
+    for ws in wb.worksheets():  # printable: A4 landscape, one page wide, headings repeated
+        ws.set_paper(9)
+        ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+        ws.set_footer("&L&A&RPage &P of &N")
     ws_about.activate()
     wb.close()
 
@@ -601,6 +606,7 @@ def _about(sh: _Sheets, ws, result: BatchResult, register: Sequence[Council] | N
         ("Cohort", "The spread of councils for each aspect: lowest, quartiles, median, highest, with a chart."),
         ("Constraints", "The factors that most often hold councils back, and the mix of control categories."),
         ("Models", "Mean fit of each commissioning model and how often it is in a council's top three."),
+        ("Partners", "Councils with several respondents: the factors they rate 2 or more points apart."),
         ("Issues", "Every error and query in every file, at its sheet and cell, with what to do."),
         ("Tracker", "Who on the register has returned, and the state of their returns, by council and region."),
     ):
