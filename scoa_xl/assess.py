@@ -7,6 +7,8 @@ problem with the file itself, it reports it.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,6 +103,8 @@ def assess(path: Path | str, default: Spec) -> Assessment:
     try:
         raw = locate(path, grid, names, meta, read_spec, sniffed, renamed)
         ret, issues = validate(raw, issues)
+    except ReturnUnreadable as exc:  # a sheet the reader could not lay out
+        return Assessment(path, Status.UNREADABLE, [exc.issue], sha256=digest)
     except Exception as exc:  # a damaged sheet deep inside: report it, never crash a batch
         return Assessment(path, Status.UNREADABLE, [issue(Code.FILE_001, found=f"a workbook we could not read "
                                                            f"({type(exc).__name__})", expected="an .xlsx or .ods "
@@ -115,8 +119,12 @@ def assess(path: Path | str, default: Spec) -> Assessment:
 
 def _sha(path: Path) -> str:
     try:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
+        # Without blocking, and only an ordinary file: opening a named pipe would wait for a writer forever.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return ""
+            h = hashlib.sha256()
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
         return h.hexdigest()

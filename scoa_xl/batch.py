@@ -10,6 +10,7 @@ it. The input folder is only ever read; every output is written whole (temp file
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -17,6 +18,7 @@ import io
 import json
 import multiprocessing as mp
 import os
+import pickle
 import re
 import shutil
 import signal
@@ -46,6 +48,7 @@ DEFAULT_JOBS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_
                           else os.cpu_count() or 1))
 NAME_BYTES = 120  # file names kept well under the 255-byte limit of common file systems
 MANIFEST = ".scoa-batch-manifest.json"
+MAX_DEPTH = 32  # folders within folders: deeper is not a programme team's inbox
 
 _UNSAFE = re.compile(r'[<>:"/\\|?*]+')
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
@@ -65,7 +68,7 @@ _SYSTEM_FILES = {"thumbs.db", "desktop.ini", "icon\r"}
 def safe_filename(text: str, used: set[str] | None = None, *, fallback: str = "return") -> str:
     """A file name (no extension) made from what a person typed: no path separators, no "..", no control
     or invisible characters, no reserved device names, at most NAME_BYTES bytes, unique within `used`."""
-    name = unicodedata.normalize("NFKC", str(text))
+    name = unicodedata.normalize("NFKC", str(text)[:4 * NAME_BYTES])  # a name is cut to NAME_BYTES anyway
     name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn"))
     name = _UNSAFE.sub("-", name)
     name = re.sub(r"\.{2,}", ".", name)
@@ -86,9 +89,21 @@ def safe_filename(text: str, used: set[str] | None = None, *, fallback: str = "r
 
 
 def _clip(name: str, limit: int) -> str:
+    name = name[:limit]  # every character takes at least a byte: cut first, so a huge name costs no more
     while len(name.encode("utf-8")) > limit:
         name = name[:-1]
     return name.rstrip(" .-") or "return"
+
+
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def display_name(name: str) -> str:
+    """A file name as text that can be shown and written anywhere: bytes that are not UTF-8, control
+    characters and text-direction marks become visible escapes (\\xe9, \\x07), so it stays unique and findable."""
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}" if ord(m.group()) > 0xff else
+                          f"\\x{ord(m.group()):02x}", text)
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -295,18 +310,22 @@ def discover(folder: Path) -> list[FileResult]:
     def skip(rel: str, path: Path, why: str) -> None:
         found.append(FileResult(rel, path, Status.SKIPPED, reason=why))
 
-    def walk(directory: Path, prefix: str) -> None:
+    def walk(directory: Path, prefix: str, depth: int = 0) -> None:
         try:
             entries = list(os.scandir(directory))
         except OSError as exc:
             skip(prefix or ".", directory, f"a folder that could not be opened ({exc.strerror})")
             return
         for e in entries:
-            rel = f"{prefix}/{e.name}" if prefix else e.name
+            rel = f"{prefix}/{display_name(e.name)}" if prefix else display_name(e.name)
             path = Path(e.path)
             try:
                 if e.is_symlink():
-                    target = path.resolve()
+                    try:
+                        target = path.resolve(strict=True)
+                    except (OSError, RuntimeError):  # missing, or a loop of links
+                        skip(rel, path, "a link to nothing (its target is missing, or it points round in a loop)")
+                        continue
                     if target.is_dir():
                         skip(rel, path, "a link to a folder (links to folders are not followed)")
                     elif not target.is_relative_to(root):
@@ -314,12 +333,14 @@ def discover(folder: Path) -> list[FileResult]:
                     elif target.is_file():
                         found.append(FileResult(rel, path))
                     else:
-                        skip(rel, path, "a link to nothing (its target is missing)")
+                        skip(rel, path, "a link to something that is not an ordinary file (a device, pipe or socket)")
                 elif e.is_dir(follow_symlinks=False):
                     if e.name.startswith("."):
                         skip(rel + "/", path, "a hidden folder (not opened)")
+                    elif depth >= MAX_DEPTH:
+                        skip(rel + "/", path, f"a folder nested more than {MAX_DEPTH} deep (not opened)")
                     else:
-                        walk(path, rel)
+                        walk(path, rel, depth + 1)
                 elif e.is_file(follow_symlinks=False):
                     found.append(FileResult(rel, path))
                 else:
@@ -501,7 +522,12 @@ def _worker_main(conn, spec: Spec, staging: str, previous: dict[str, str], made_
             return
         kind = task[0]
         try:
-            result = _peek(task[1], spec) if kind == "peek" else _read_one(task, spec, staging, previous, made_on)
+            if kind == "peek":
+                result = _peek(task[1], spec)
+            elif kind == "plan":
+                result = _plan_group(task, spec, staging, previous, made_on)
+            else:
+                result = _read_one(task, spec, staging)
         except Exception as exc:  # never let one file take the worker down silently
             result = _failed(task, f"a file that stopped the reader ({type(exc).__name__})")
         conn.send(result)
@@ -530,11 +556,14 @@ def _peek(path: str, spec: Spec) -> tuple[str, str, str, str] | None:
     return council, respondent, a.ret.identity.date, path
 
 
-def _read_one(task: tuple, spec: Spec, staging: str, previous: dict[str, str], made_on: dt.date | None) -> FileResult:
+def _read_one(task: tuple, spec: Spec, staging: str = "") -> FileResult:
+    """Read, check and score one file into a small record (its plan is written later, by _plan_group)."""
     from .assess import assess
 
     _, index, path, rel = task
     a = assess(path, spec)
+    if staging and a.scores is not None:
+        _hand_over(a, spec, Path(staging) / f"{index}.assessment")
     r = FileResult(rel, Path(path), a.status, list(a.issues), sha256=a.sha256, read_by=a.read_by,
                    spec_version=a.spec_version, migrated_from=a.migrated_from)
     if a.ret is None:
@@ -558,13 +587,6 @@ def _read_one(task: tuple, spec: Spec, staging: str, previous: dict[str, str], m
     r.overall = a.scores.overall_room_for_manoeuvre
     fits = {m.id: m.fit for m in a.scores.models}
     r.fits = tuple(fits.get(m.id) for m in spec.models)
-    if staging and a.status != Status.UNREADABLE:
-        out = Path(staging) / f"{index}.xlsx"
-        try:
-            _write_plan(a, out, spec, previous.get("|".join(_who(ident))), made_on)
-            r.staged_plan = str(out)
-        except Exception as exc:  # a plan that cannot be written must not lose the return's status
-            r.reason = f"its plan could not be written ({type(exc).__name__}: {str(exc)[:120]})"
     return r
 
 
@@ -578,28 +600,96 @@ def _write_plan(a, out: Path, spec: Spec, previous_path: str | None, made_on: dt
                made_on=made_on)
 
 
-def _replan_with_partners(results: list[FileResult], spec: Spec, prev_index: dict[str, str],
-                          made_on: dt.date | None) -> None:
-    """Councils with several counted respondents: each plan also shows where the partners differ and agree."""
+def _plan_tasks(results: list[FileResult]) -> list[tuple]:
+    """One task per plan to write, except that a council with several counted respondents is one task: each of
+    its plans also shows where the partners differ and agree, so they are read together.
+
+    Plans are written once every file has been read (and copies and resubmissions are known), by the same
+    workers: writing each plan once and in parallel, rather than again in the main process for every council
+    with partners, is what keeps a programme team's batch fast (issue 7)."""
+    groups: dict[str, list[int]] = {}
+    tasks: list[tuple] = []
+    for i, r in enumerate(results):
+        if r.status not in (Status.VALID, Status.QUERIES, Status.INVALID) or not r.scored:
+            continue
+        if r.counted:
+            groups.setdefault(council_key(r.code, r.council_name), []).append(i)
+        else:
+            tasks.append(("plan", ((i, str(r.path)),)))
+    tasks.extend(("plan", tuple((i, str(results[i].path)) for i in members)) for members in groups.values())
+    tasks.sort(key=lambda t: t[1][0][0])  # in the folder's order, as the files were read
+    return tasks
+
+
+def _plan_group(task: tuple, spec: Spec, staging: str, previous: dict[str, str],
+                made_on: dt.date | None) -> list[tuple[int, str, str]]:
+    """Write the plans of one task's returns into the staging folder: (index, staged file or "", reason)."""
     from .assess import assess
 
-    groups: dict[str, list[FileResult]] = {}
-    for r in results:
-        if r.counted and r.staged_plan:
-            groups.setdefault(council_key(r.code, r.council_name), []).append(r)
-    for rs in groups.values():
-        if len(rs) < 2:
+    assessed = []
+    for index, path in task[1]:
+        a = _taken_over(Path(staging) / f"{index}.assessment", spec) or assess(path, spec)
+        a.file = a.file.with_name(display_name(a.file.name))  # the plan names its source: as text it can hold
+        assessed.append((index, a))
+    done = []
+    for index, a in assessed:
+        if a.ret is None or a.scores is None:
+            done.append((index, "", "its plan could not be written (the file could not be read a second time)"))
             continue
-        assessed = [assess(r.path, spec) for r in rs]  # each read within the time limit once already
-        for r, a in zip(rs, assessed, strict=True):
-            if a.ret is None or a.scores is None:
-                continue
-            others = [b for b in assessed if b is not a]
-            try:
-                _write_plan(a, Path(r.staged_plan), spec, prev_index.get("|".join(_who(a.ret.identity))), made_on,
-                            others)
-            except Exception as exc:  # keep the plan written without partners rather than lose the return
-                r.reason = f"its partners could not be added to the plan ({type(exc).__name__})"
+        partners = [b for _, b in assessed if b is not a] if len(assessed) > 1 else None
+        out = Path(staging) / f"{index}.xlsx"
+        try:
+            _write_plan(a, out, spec, previous.get("|".join(_who(a.ret.identity))), made_on, partners)
+            done.append((index, str(out), ""))
+        except Exception as exc:  # a plan that cannot be written must not lose the return's status
+            done.append((index, "", f"its plan could not be written ({type(exc).__name__}: {str(exc)[:120]})"))
+    return done
+
+
+def _hand_over(a, spec: Spec, where: Path) -> None:
+    """Keep the first reading of a return on disk for its plan (reading it again cost ten times as long as this;
+    kept on disk, not in memory, so a batch of thousands stays small). Best effort: without it the plan re-reads."""
+    if a.ret is None or a.ret.spec is not spec:  # the spec is put back on load: only the batch's own
+        return
+    try:
+        data = pickle.dumps(dataclasses.replace(a, ret=dataclasses.replace(a.ret, spec=None)),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+        where.write_bytes(data)
+    except Exception:  # a return that cannot be kept this way is simply read again
+        where.unlink(missing_ok=True)
+
+
+def _taken_over(where: Path, spec: Spec):
+    """The first reading kept by _hand_over (this batch's own file in its private staging folder), or None."""
+    try:
+        a = pickle.loads(where.read_bytes())
+        where.unlink()
+    except Exception:  # missing or incomplete: read the return again instead
+        return None
+    a.ret = dataclasses.replace(a.ret, spec=spec)
+    return a
+
+
+def _write_plans(pool: _Pool, results: list[FileResult], limit: float, progress: bool) -> None:
+    """Run the plan tasks; a task that fails or overruns leaves its returns without a plan, saying why."""
+    tasks = _plan_tasks(results)
+    if not tasks:
+        return
+    largest = max(len(t[1]) for t in tasks)
+    with _progress(sum(len(t[1]) for t in tasks), progress, "Writing plans") as bar:
+        # Each return of a task is read again and its plan written: allow for that, per return of the largest.
+        for task, res, failure in pool.run(tasks, limit * (1 + largest)):
+            if failure or res is None:
+                why = "it took too long" if failure == "timeout" else "the program writing it stopped"
+                res = [(i, "", f"its plan could not be written ({why})") for i, _ in task[1]]
+            for index, staged, reason in res:
+                if failure == "timeout" and staged:
+                    Path(staged).unlink(missing_ok=True)
+                    staged = ""
+                results[index].staged_plan = staged
+                if reason:
+                    results[index].reason = reason
+            bar.update(len(task[1]))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -745,29 +835,24 @@ def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, job
     spool = Spool()
     try:
         prev_index = _index_previous(Path(previous), spec, jobs, time_limit) if previous else {}
-        if tasks:
-            pool = _Pool(min(jobs, len(tasks)), (spec, staging, prev_index, started.date()))
-            try:
+        from . import assess, plan  # noqa: F401 - loaded once here, so every forked worker starts with them
+        pool = _Pool(min(jobs, len(tasks)), (spec, staging, prev_index, started.date())) if tasks else None
+        try:
+            if pool is not None:
                 with _progress(len(tasks), progress) as bar:
                     for task, res, failure in pool.run(tasks, time_limit):
                         settled = _settle(results[task[1]], task, res, failure, time_limit)
                         results[task[1]] = _keep(settled, spool, spec)
                         bar.update(1)
-            finally:
+            _resolve(results, first_of, reg)
+            if pool is not None:
+                _write_plans(pool, results, time_limit, progress)
+        finally:
+            if pool is not None:
                 pool.close()
-        for r in results:
-            if r.status == Status.DUPLICATE:
-                _copy_from(r, results[first_of[r.sha256]])
-        for r in results:
-            if r.status not in (Status.SKIPPED, Status.UNREADABLE):
-                c = reg.match(r.code, r.council)
-                if c is not None:
-                    r.code, r.register_name = r.code or c.code, c.name
-        resolve_copies(results)
         respondents = [Respondent(r.council_name, r.code, r.respondent, r.organisation, r.file, r.rooms,
                                   r.controllability, r.fits, r.ratings) for r in results if r.counted]
         councils = consolidate(respondents, spec)
-        _replan_with_partners(results, spec, prev_index, started.date())
         written = _place_outputs(results, out, spec)
         result = BatchResult(folder, out, spec, results, councils, started, register=register, previous=previous,
                              jobs=jobs, spool=spool)
@@ -785,6 +870,20 @@ def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, job
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _resolve(results: list[FileResult], first_of: dict[str, int], reg: _Register) -> None:
+    """Once every file is read: copies take their original's answers, councils are matched on the register,
+    and resubmissions are found."""
+    for r in results:
+        if r.status == Status.DUPLICATE:
+            _copy_from(r, results[first_of[r.sha256]])
+    for r in results:
+        if r.status not in (Status.SKIPPED, Status.UNREADABLE):
+            c = reg.match(r.code, r.council)
+            if c is not None:
+                r.code, r.register_name = r.code or c.code, c.name
+    resolve_copies(results)
+
+
 class _NoBar:
     def __enter__(self):
         return self
@@ -796,11 +895,11 @@ class _NoBar:
         return None
 
 
-def _progress(length: int, show: bool):
+def _progress(length: int, show: bool, label: str = "Reading returns"):
     """A progress bar on stderr (so --json output on stdout stays clean), or none."""
     if not show:
         return _NoBar()
-    return click.progressbar(length=length, label="Reading returns", file=sys.stderr)
+    return click.progressbar(length=length, label=label, file=sys.stderr)
 
 
 def _settle(r: FileResult, task: tuple, res: FileResult | None, failure: str, limit: float) -> FileResult:
@@ -944,9 +1043,10 @@ class Issued:
 
 
 def issue_workbooks(spec: Spec, register: Path, out_dir: Path, *, day: dt.date | None = None,
-                    respondent: str = "", organisation: str = "", role: str = "") -> list[Issued]:
+                    respondent: str = "", organisation: str = "", role: str = "",
+                    jobs: int = DEFAULT_JOBS) -> list[Issued]:
     """Write one workbook per council on the register (name and ONS code filled in) and DIR/issue-log.csv."""
-    from .generate import generate, workbook_id
+    from .generate import workbook_id
 
     day = day or dt.date.today()
     out_dir = Path(out_dir)
@@ -954,6 +1054,7 @@ def issue_workbooks(spec: Spec, register: Path, out_dir: Path, *, day: dt.date |
     used: set[str] = {"issue-log"}
     seen: set[str] = set()
     issued: list[Issued] = []
+    work: list[tuple[Path, Identity]] = []
     for c in load_register(Path(register)):
         key = council_key(c.code, c.name)
         if key in seen:
@@ -962,8 +1063,9 @@ def issue_workbooks(spec: Spec, register: Path, out_dir: Path, *, day: dt.date |
         name = safe_filename(f"{c.name} - self-assessment", used, fallback="council") + ".xlsx"
         identity = Identity(council=c.name, council_code=c.code, respondent=respondent, organisation=organisation,
                             role=role)
-        path = generate(spec, out_dir / name, identity, generated_at=day)
-        issued.append(Issued(c, path, workbook_id(spec, identity, day.isoformat(), "")))
+        work.append((out_dir / name, identity))
+        issued.append(Issued(c, out_dir / name, workbook_id(spec, identity, day.isoformat(), "")))
+    _generate_all(spec, work, day, jobs)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["council", "code", "region", "file", "workbook_id"])
@@ -972,6 +1074,42 @@ def issue_workbooks(spec: Spec, register: Path, out_dir: Path, *, day: dt.date |
                     i.workbook_id])
     write_atomic(out_dir / "issue-log.csv", buf.getvalue())
     return issued
+
+
+# Measured on 2 cores, 153 councils: one process ~45 ms a workbook, two ~25 ms. A handful is not worth the workers.
+_PARALLEL_FROM = 8
+_ISSUING: tuple[Spec, dt.date] | None = None  # what each worker generates from
+
+
+def _generate_all(spec: Spec, work: list[tuple[Path, Identity]], day: dt.date, jobs: int) -> None:
+    """Generate each (file, identity); in worker processes when there are enough to share out."""
+    global _ISSUING
+    jobs = max(1, min(jobs, len(work) // (_PARALLEL_FROM // 2) if len(work) >= _PARALLEL_FROM else 1))
+    if jobs == 1:
+        _ISSUING = (spec, day)
+        try:
+            for item in work:
+                _generate_one(item)
+        finally:
+            _ISSUING = None
+        return
+    with _context().Pool(jobs, initializer=_start_issuing, initargs=(spec, day)) as pool:
+        for _ in pool.imap_unordered(_generate_one, work, chunksize=4):
+            pass
+
+
+def _start_issuing(spec: Spec, day: dt.date) -> None:
+    global _ISSUING
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    _ISSUING = (spec, day)
+
+
+def _generate_one(item: tuple[Path, Identity]) -> None:
+    from .generate import generate
+
+    assert _ISSUING is not None
+    spec, day = _ISSUING
+    generate(spec, item[0], item[1], generated_at=day)
 
 
 def _csv_safe(text: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from functools import lru_cache
 
 from .model import Choice
 
@@ -45,6 +46,7 @@ def clean_long_text(value: object) -> str:
     return text.strip()
 
 
+@lru_cache(maxsize=4096)  # called for every choice of every dropdown answer: the labels are few
 def _key(text: str) -> str:
     return clean_text(text).casefold()
 

@@ -43,6 +43,7 @@ class Code(StrEnum):
     FILE_005 = "FILE_005"
     FILE_006 = "FILE_006"
     FILE_007 = "FILE_007"
+    FILE_008 = "FILE_008"
     SPEC_001 = "SPEC_001"
     SPEC_002 = "SPEC_002"
     SPEC_003 = "SPEC_003"
@@ -75,8 +76,9 @@ CATALOGUE: dict[Code, Entry] = {
                          "Open it, remove the password to open (File > Info > Protect Workbook in Excel), "
                          "save it and send it again."),
     Code.FILE_003: Entry(E, "File is too large or suspiciously compressed",
-                         "Send the workbook as it was issued, without embedded pictures or extra sheets; "
-                         "if it really is a return, ask the programme team to check it by hand."),
+                         "Send the workbook as it was issued, without embedded pictures, extra sheets or anything "
+                         "typed far outside the form; if it really is a return, ask the programme team to check it "
+                         "by hand."),
     Code.FILE_004: Entry(Q, "Workbook contains macros",
                          "Nothing needs doing: the answers were read and the macros were neither run nor kept. "
                          "Next time save it as an ordinary .xlsx workbook."),
@@ -87,6 +89,10 @@ CATALOGUE: dict[Code, Entry] = {
     Code.FILE_007: Entry(Q, "Old Excel format (.xls)",
                          "The answers were read, but please save as .xlsx next time (File > Save As > "
                          "Excel Workbook) so nothing is lost."),
+    Code.FILE_008: Entry(E, "File holds XML that could attack the reader",
+                         "It was not read. Open the workbook you were sent, copy your answers into it and send that; "
+                         "spreadsheet applications never save files like this one, so if you did not expect it, "
+                         "tell your IT team."),
     Code.SPEC_001: Entry(E, "Not a self-assessment return, or the form version is missing",
                          "Use the self-assessment workbook you were sent, or ask the programme team for a new copy "
                          "and copy your answers into it."),

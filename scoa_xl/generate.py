@@ -13,13 +13,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import xlsxwriter
-
 from . import layout as L
 from .model import FactorAnswer, Identity, Spec
 from .render import paragraphs
 from .score import MIN_SCORED_ASPECTS, SENSITIVITY_STEP, factor_score, score_answers, weight_of
 from .styles import Styles
+from .writer import new_workbook
 
 CARRIED_MARK = "Carried forward - please confirm"
 
@@ -62,8 +61,7 @@ def generate(spec: Spec, out: Path, identity: Identity | None = None, *, prefill
 
 
 def _write(spec: Spec, path: Path, identity: Identity, prefill: Prefill | None, day: dt.date) -> None:
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
-                                         "strings_to_urls": False})
+    wb = new_workbook(path)  # typed text stays text; see writer.py for why this is faster
     created = dt.datetime(day.year, day.month, day.day)
     wid = workbook_id(spec, identity, day.isoformat(), prefill.source if prefill else "")
     wb.set_properties({
@@ -79,7 +77,7 @@ def _write(spec: Spec, path: Path, identity: Identity, prefill: Prefill | None, 
                        ("scoa_spec_fingerprint", spec.fingerprint), ("scoa_workbook_id", wid)):
         wb.set_custom_property(key, value, "text")
     st = Styles(wb)
-    lay = L.build_layout(spec)
+    lay = L.layout_for(spec)
     pre = prefill or Prefill(carried=False)
     scores = score_answers(spec, pre.factors, pre.priorities, identity.council)
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
-
 from .model import FieldKind, Spec
 
 COVER = "Cover"
@@ -73,19 +71,25 @@ class Field:
 
     @property
     def cell(self) -> str:
-        return xl_rowcol_to_cell(self.row, self.col)
+        return a1(self.row, self.col)
 
     @property
     def absolute(self) -> str:
-        return f"='{self.sheet}'!{xl_rowcol_to_cell(self.row, self.col, True, True)}"
+        return f"='{self.sheet}'!${col_letter(self.col)}${self.row + 1}"
 
 
 def a1(row: int, col: int) -> str:
-    return xl_rowcol_to_cell(row, col)
+    return f"{col_letter(col)}{row + 1}"
 
 
 def col_letter(col: int) -> str:
-    return xl_col_to_name(col)
+    # Written here rather than imported from xlsxwriter: importing it cost `scoa check` a tenth of its start-up.
+    name = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        name = chr(65 + rem) + name
+    return name
 
 
 @dataclass(slots=True)
@@ -152,6 +156,20 @@ def build_layout(spec: Spec) -> Layout:
     add(Field("answered_overall", SCORES, overall_row, 2, "Factors answered, all aspects", FieldKind.COMPUTED,
               measure="answered"))
     return lay
+
+
+_LAYOUTS: dict[int, tuple[Spec, Layout]] = {}
+
+
+def layout_for(spec: Spec) -> Layout:
+    """build_layout(spec), made once per spec: a batch or a register run asks for it hundreds of times.
+    Shared, so treat it as read-only."""
+    hit = _LAYOUTS.get(id(spec))
+    if hit is None or hit[0] is not spec:  # the spec is held here, so its id cannot pass to another object
+        if len(_LAYOUTS) >= 16:
+            _LAYOUTS.clear()
+        hit = _LAYOUTS[id(spec)] = (spec, build_layout(spec))
+    return hit[1]
 
 
 def _short(measure: str) -> str:

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import xlsxwriter
-
 from .model import CONTROL_IDS, CONTROLLABLE, Aspect, AspectScore, Factor, FactorAnswer, Return, Scores, Spec
 from .render import paragraphs
 from .score import MIN_SCORED_ASPECTS, SENSITIVITY_STEP, SHORT_LIST, weight_of
 from .styles import Styles
+from .writer import new_workbook
 
 if TYPE_CHECKING:
     from .assess import Assessment
@@ -185,8 +184,7 @@ def _write(asm: Assessment, prev: Scores | None, path: Path, day: dt.date,
     ret, scores = asm.ret, asm.scores
     assert ret is not None and scores is not None
     spec = ret.spec
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
-                                         "strings_to_urls": False})
+    wb = new_workbook(path)  # typed text stays text; see writer.py for why this is faster
     council = ret.identity.council
     wb.set_properties({
         "title": f"Commissioning development plan{' - ' + council if council else ''}",
@@ -233,7 +231,10 @@ def _page(ws, title: str, *, repeat: int | None = None) -> None:
     ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
     if repeat is not None:
         ws.repeat_rows(repeat)
-    ws.set_header(f"&L{title.replace('&', '&&')}")
+    header = title.replace("&", "&&")
+    if len(header) > 240:  # Excel's limit is 255 with the codes; a council's name can be longer than that
+        header = header[:237].rstrip("&") + "..."
+    ws.set_header(f"&L{header}")
     ws.set_footer("&L&A&RPage &P of &N")
     ws.hide_gridlines(2)
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import io
 import re
+import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from defusedxml import ElementTree as SafeET
@@ -49,6 +51,7 @@ class RawReturn:
     sniffed: Sniffed | None = None
 
 
+@lru_cache(maxsize=1 << 16)  # the same few hundred cells in every return of a batch
 def cell_ref(row: int, col: int) -> str:
     return L.a1(row, col)
 
@@ -60,6 +63,7 @@ def _col_index(letters: str) -> int:
     return n - 1
 
 
+@lru_cache(maxsize=1 << 14)  # every return from one form names the same cells
 def parse_ref(ref: str) -> tuple[str, int, int] | None:
     """`'System design'!$C$5` or ODS `$'System design'.$C$5` → (sheet, row, col), 0-based."""
     m = _REF.match(ref.strip())
@@ -69,20 +73,83 @@ def parse_ref(ref: str) -> tuple[str, int, int] | None:
     return sheet, int(m.group("row")) - 1, _col_index(m.group("col"))
 
 
+_PROLOG = re.compile(rb"\A(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
+
+
+def _parse_xml(raw: bytes) -> ET.Element:
+    """Parse a small workbook part. Plain UTF-8 XML with no DTD (what every spreadsheet application writes) goes
+    to the standard C parser, about three times faster; anything else to defusedxml, which refuses entity tricks.
+    (The pre-flight check has already refused entity declarations; this does not rely on it.)"""
+    declared = _PROLOG.match(raw)
+    plain = raw[:1] == b"<" or raw[:4] == b"\xef\xbb\xbf<"
+    if declared is not None:
+        plain = plain and declared.group(1).lower() in (b"utf-8", b"utf8", b"us-ascii", b"ascii")
+    if plain and b"<!DOCTYPE" not in raw and b"<!ENTITY" not in raw:
+        return ET.fromstring(raw)
+    return SafeET.fromstring(raw)
+
+
+_DEFAULT_NS = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+_NAMES_OPEN, _NAMES_CLOSE = b"<definedNames>", b"</definedNames>"
+_NAME_TAG = re.compile(rb"<definedName[\s/>]")
+_REMEMBER_NAMES = 256 * 1024
+
+
+def _remembered_names(raw: bytes) -> dict[str, tuple[str, int, int]] | None:
+    """The names of an ordinary xl/workbook.xml, parsed once per distinct <definedNames> block: that block is what
+    returns from one form share byte for byte (the rest of the part also holds window sizes), and parsing a form's
+    470 names was a fifth of the time to check a return. None for anything out of the ordinary (a DTD, comment or
+    CDATA, character references, prefixed tags, another encoding): the caller then parses the whole part as before.
+    Treat the result as read-only."""
+    declared = _PROLOG.match(raw)
+    if declared is not None and declared.group(1).lower() not in (b"utf-8", b"utf8"):
+        return None
+    if b"<!" in raw or b"&#" in raw or b":definedName" in raw or _DEFAULT_NS not in raw[:4096]:
+        return None
+    start = raw.find(_NAMES_OPEN)
+    end = raw.find(_NAMES_CLOSE, start)
+    if start < 0 or end < 0 or end - start > _REMEMBER_NAMES or raw.find(_NAMES_OPEN, start + 1) >= 0:
+        return None
+    if _NAME_TAG.search(raw, 0, start) or _NAME_TAG.search(raw, end):
+        return None
+    return _names_in_block(raw[start:end + len(_NAMES_CLOSE)])
+
+
+@lru_cache(maxsize=8)
+def _names_in_block(block: bytes) -> dict[str, tuple[str, int, int]] | None:
+    try:
+        root = ET.fromstring(block)  # checked above: plain UTF-8, no DTD; an unbound prefix fails and falls back
+    except ET.ParseError:
+        return None
+    out: dict[str, tuple[str, int, int]] = {}
+    for dn in root.iter("definedName"):
+        if dn.get("localSheetId") is None and dn.text:
+            target = parse_ref(dn.text)
+            if target:
+                out[dn.get("name", "").casefold()] = target
+    return out
+
+
 def defined_names(data: bytes, fmt: str) -> dict[str, tuple[str, int, int]]:
     """Workbook-level defined names that point at a single cell."""
     out: dict[str, tuple[str, int, int]] = {}
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             if fmt in ("xlsx", "xlsm"):
-                root = SafeET.fromstring(zf.read("xl/workbook.xml"))
+                if zf.getinfo("xl/workbook.xml").file_size > _MAX_NAMES_XML:
+                    return {}  # no real workbook's index is this big: read by the ids in the rows instead
+                raw = zf.read("xl/workbook.xml")
+                known = _remembered_names(raw)
+                if known is not None:
+                    return dict(known)
+                root = _parse_xml(raw)
                 for dn in root.iter(f"{_MAIN_NS}definedName"):
                     if dn.get("localSheetId") is None and dn.text:
                         target = parse_ref(dn.text)
                         if target:
                             out[dn.get("name", "").casefold()] = target
             elif fmt == "ods":
-                root = SafeET.fromstring(zf.read("content.xml"))
+                root = SafeET.fromstring(_ods_names_only(zf.read("content.xml")))
                 for nr in root.iter(f"{{{_ODS_NS['table']}}}named-range"):
                     target = parse_ref(nr.get(f"{{{_ODS_NS['table']}}}cell-range-address", ""))
                     if target:
@@ -94,11 +161,41 @@ def defined_names(data: bytes, fmt: str) -> dict[str, tuple[str, int, int]]:
     return out
 
 
+_MAX_NAMES_XML = 16 * 1024 * 1024  # a generated workbook's xl/workbook.xml is about 40 KB
+_ODS_ROOT = b"<office:document-content"
+_ODS_NAMES, _ODS_NAMES_END = b"<table:named-expressions", b"</table:named-expressions>"
+
+
+def _ods_names_only(content: bytes) -> bytes:
+    """content.xml cut down to its named ranges, under its own root tag: content.xml also holds every cell,
+    and parsing all of that into a tree would cost far more time and memory than the names need."""
+    start = content.find(_ODS_ROOT)
+    end = content.find(b">", start)
+    if start < 0 or end < 0:
+        return b""
+    blocks, at = [], 0
+    while (i := content.find(_ODS_NAMES, at)) >= 0:
+        k = content.find(b">", i)
+        if k < 0:
+            break
+        if content[k - 1:k] == b"/":  # <table:named-expressions/>: none here
+            at = k
+            continue
+        j = content.find(_ODS_NAMES_END, k)
+        if j < 0:
+            break
+        blocks.append(content[i:j + len(_ODS_NAMES_END)])
+        at = j
+    return content[start:end + 1] + b"".join(blocks) + b"</office:document-content>"
+
+
 def custom_properties(data: bytes) -> dict[str, str]:
     """The workbook's custom document properties (OOXML), where they survived."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            root = SafeET.fromstring(zf.read("docProps/custom.xml"))
+            if zf.getinfo("docProps/custom.xml").file_size > _MAX_NAMES_XML:
+                return {}
+            root = _parse_xml(zf.read("docProps/custom.xml"))
     except Exception:
         return {}
     out = {}
@@ -109,6 +206,12 @@ def custom_properties(data: bytes) -> dict[str, str]:
     return out
 
 
+def reader_failed(exc: BaseException) -> bool:
+    """Whether an exception is the reader failing on a file: its errors, or a panic of its Rust code, which
+    arrives as a BaseException (PanicException) that `except Exception` would let through."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+
+
 class Grid:
     """All sheets of a workbook as lists of rows."""
 
@@ -117,16 +220,27 @@ class Grid:
         self.names = list(wb.sheet_names)
         self._by_fold = {n.casefold(): n for n in self.names}
         self._rows: dict[str, list[list]] = {}
+        self._asked: dict[str, list[list]] = {}  # by the name as asked for
 
     def has(self, sheet: str) -> bool:
         return sheet.casefold() in self._by_fold
 
     def rows(self, sheet: str) -> list[list]:
+        known = self._asked.get(sheet)  # asked for hundreds of times per return: skip the casefold
+        if known is not None:
+            return known
         real = self._by_fold.get(sheet.casefold())
         if real is None:
             return []
         if real not in self._rows:
-            self._rows[real] = self._wb.get_sheet_by_name(real).to_python(skip_empty_area=False)
+            try:
+                self._rows[real] = self._wb.get_sheet_by_name(real).to_python(skip_empty_area=False)
+            except BaseException as exc:
+                if not reader_failed(exc):
+                    raise
+                raise ReturnUnreadable(issue(Code.FILE_001, sheet=real, found=f'a damaged sheet "{real}"',
+                                             expected="an .xlsx or .ods workbook")) from None
+        self._asked[sheet] = self._rows[real]
         return self._rows[real]
 
     def value(self, sheet: str, row: int, col: int) -> object:
@@ -174,7 +288,9 @@ def open_workbook(path: Path) -> tuple[Sniffed, bytes, CalamineWorkbook]:
     sniffed, data = sniff(path)
     try:
         wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
-    except Exception as exc:  # calamine's errors are not a stable hierarchy across versions
+    except BaseException as exc:  # calamine's errors are not a stable hierarchy across versions
+        if not reader_failed(exc):
+            raise
         text = type(exc).__name__ + ": " + str(exc)
         if "password" in text.lower() or "encrypt" in text.lower():
             raise ReturnUnreadable(issue(Code.FILE_002, found="a password-protected file",
@@ -221,10 +337,10 @@ def _find_rows(grid: Grid, sheet: str, col: int, ids: set[str]) -> dict[str, int
 def locate(path: Path, grid: Grid, names: dict[str, tuple[str, int, int]], meta: dict[str, str], spec: Spec,
            sniffed: Sniffed, renamed: dict[str, str] | None = None) -> RawReturn:
     """Find every field of the spec in the workbook and take its value."""
-    lay = L.build_layout(spec)
-    usable = {n: t for n, t in names.items() if grid.has(t[0])}
-    input_fields = [f for f in lay.fields if f.kind != FieldKind.COMPUTED]
-    by_names = sum(1 for f in input_fields if f.name.casefold() in usable) >= len(input_fields) // 2
+    input_fields = _input_fields(spec)
+    present = {sheet for sheet in {t[0] for t in names.values()} if grid.has(sheet)}
+    usable = {n: t for n, t in names.items() if t[0] in present}
+    by_names = sum(1 for _, key, *_ in input_fields if key in usable) >= len(input_fields) // 2
     raw = RawReturn(path, sniffed.kind, READ_BY_NAMES if by_names else READ_BY_IDS, spec, meta,
                     macros=sniffed.macros, sniffed=sniffed)
     needed = [L.COVER, *[a.sheet for a in spec.aspects], L.MODELS]
@@ -265,12 +381,14 @@ def locate(path: Path, grid: Grid, names: dict[str, tuple[str, int, int]], meta:
         if isinstance(v, str) and v.strip().casefold() in id_labels:
             identity_rows.setdefault(id_labels[v.strip().casefold()], r)
 
-    for f in lay.fields:
-        if f.kind == FieldKind.COMPUTED:
-            continue
-        target = usable.get(f.name.casefold()) if by_names else None
-        by_id = _by_position(f, factor_rows, model_rows, prompt_rows, identity_rows)
-        if target is None or (by_id is not None and not _same_row(grid, target, by_id)):
+    tables = ({k: (L.COVER, r) for k, r in identity_rows.items()}, prompt_rows, factor_rows, model_rows, {})
+    real_names: dict[str, str] = {}
+    sheet_rows: dict[str, list[list]] = {}
+    for f, key, table, position, col in input_fields:
+        target = usable.get(key) if by_names else None
+        hit = tables[table].get(position)
+        by_id = (hit[0], hit[1], col) if hit is not None else None
+        if target is None or (by_id is not None and target[:2] != by_id[:2] and not _same_row(grid, target, by_id)):
             # No name, or a name left pointing at another row (rows inserted or sorted by a tool that does
             # not move names along): the id or label written in the row is then the better guide.
             target = by_id
@@ -282,11 +400,52 @@ def locate(path: Path, grid: Grid, names: dict[str, tuple[str, int, int]], meta:
             raw.values[f.name] = Raw(None, None)
             continue
         sheet, r, c = target
-        raw.values[f.name] = Raw(grid.value(sheet, r, c), Cell(grid.real_name(sheet), cell_ref(r, c)))
+        if sheet not in real_names:
+            real_names[sheet], sheet_rows[sheet] = grid.real_name(sheet), grid.rows(sheet)
+        rows = sheet_rows[sheet]  # Grid.value, inlined: this loop runs for every input cell of every return
+        v = rows[r][c] if 0 <= r < len(rows) and 0 <= c < len(rows[r]) else None
+        raw.values[f.name] = Raw(None if v == "" else v, _cell(real_names[sheet], r, c))
     for fid, (sheet, r) in factor_rows.items():
         mark = grid.value(sheet, r, L.COL_CARRIED)
         raw.carried[fid] = Raw(mark, Cell(grid.real_name(sheet), cell_ref(r, L.COL_CARRIED)))
     return raw
+
+
+# Where a field is found when its name is not: in which table of rows found by id or label (below), under what key,
+# and in which column of that row.
+_IDENTITY, _PROMPT, _FACTOR, _MODEL, _NOWHERE = range(5)
+_Input = tuple[L.Field, str, int, object, int]
+_INPUTS: dict[int, tuple[Spec, tuple[_Input, ...]]] = {}
+
+
+def _input_fields(spec: Spec) -> tuple[_Input, ...]:
+    """The spec's input fields in layout order, each with its name casefolded and where to find it by position;
+    made once per spec (the reader asks for them for every return)."""
+    hit = _INPUTS.get(id(spec))
+    if hit is None or hit[0] is not spec:  # the spec is held here, so its id cannot pass to another object
+        if len(_INPUTS) >= 16:
+            _INPUTS.clear()
+        fields = tuple((f, f.name.casefold(), *_position(f)) for f in L.layout_for(spec).fields
+                       if f.kind != FieldKind.COMPUTED)
+        hit = _INPUTS[id(spec)] = (spec, fields)
+    return hit[1]
+
+
+def _position(f: L.Field) -> tuple[int, object, int]:
+    if f.kind == FieldKind.IDENTITY:
+        return _IDENTITY, f.name.removeprefix("identity_"), 1
+    if f.prompt:
+        return _PROMPT, (f.aspect, f.prompt), L.COL_STATEMENT
+    if f.factor:
+        return _FACTOR, f.factor, f.col
+    if f.model:
+        return _MODEL, f.model, f.col
+    return _NOWHERE, None, f.col
+
+
+@lru_cache(maxsize=1 << 16)  # a Cell is immutable: the same few hundred serve every return of a batch
+def _cell(sheet: str, row: int, col: int) -> Cell:
+    return Cell(sheet, cell_ref(row, col))
 
 
 def _same_row(grid: Grid, a: tuple[str, int, int], b: tuple[str, int, int]) -> bool:
@@ -295,19 +454,3 @@ def _same_row(grid: Grid, a: tuple[str, int, int], b: tuple[str, int, int]) -> b
         return True
     key = lambda t: str(grid.value(t[0], t[1], L.COL_ID) or "").strip().casefold()  # noqa: E731
     return grid.has(a[0]) and key(a) == key(b)
-
-
-def _by_position(f: L.Field, factor_rows, model_rows, prompt_rows, identity_rows) -> tuple[str, int, int] | None:
-    if f.kind == FieldKind.IDENTITY:
-        key = f.name.removeprefix("identity_")
-        return (L.COVER, identity_rows[key], 1) if key in identity_rows else None
-    if f.prompt:
-        hit = prompt_rows.get((f.aspect, f.prompt))
-        return (hit[0], hit[1], L.COL_STATEMENT) if hit else None
-    if f.factor:
-        hit = factor_rows.get(f.factor)
-        return (hit[0], hit[1], f.col) if hit else None
-    if f.model:
-        hit = model_rows.get(f.model)
-        return (hit[0], hit[1], f.col) if hit else None
-    return None

@@ -33,15 +33,26 @@ def _labels(choices) -> str:
     return ", ".join(f'"{c.label}"' for c in choices)
 
 
-def _text(raw: Raw, issues: list[Issue]) -> str:
-    text = clean_long_text(raw.value)
+def _text(raw: Raw, issues: list[Issue], clean=clean_long_text) -> str:
+    """Typed text as a spreadsheet cell can hold it, with a query for whatever had to change or looks odd."""
+    value = raw.value
+    length = len(value) if isinstance(value, str) else 0
+    if length > 2 * EXCEL_TEXT_LIMIT:
+        value = value[:2 * EXCEL_TEXT_LIMIT]  # no need to tidy megabytes that cannot be kept
+    text = clean(value)
     if not text:
         return ""
-    if len(text) > EXCEL_TEXT_LIMIT or _CONTROL_CHARS.search(text):
-        issues.append(issue(Code.TEXT_001, raw.cell, found=f"{len(text):,} characters" if len(text) >
-                            EXCEL_TEXT_LIMIT else "control characters in the text",
-                            expected=f"plain text of at most {EXCEL_TEXT_LIMIT:,} characters"))
+    changed = []
+    if _CONTROL_CHARS.search(text):
         text = _CONTROL_CHARS.sub("", text)
+        changed.append("control characters (removed)")
+    length = max(length, len(text))
+    if length > EXCEL_TEXT_LIMIT:
+        text = text[:EXCEL_TEXT_LIMIT]
+        changed.append(f"{length:,} characters (the first {EXCEL_TEXT_LIMIT:,} were kept)")
+    if changed:
+        issues.append(issue(Code.TEXT_001, raw.cell, found=" and ".join(changed),
+                            expected=f"plain text of at most {EXCEL_TEXT_LIMIT:,} characters"))
     if _FORMULA_LIKE.match(text):
         issues.append(issue(Code.TEXT_002, raw.cell, found=show(text), expected="plain text"))
     return text
@@ -56,7 +67,8 @@ def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Re
         issues.append(issue(Code.SHEET_001, sheet=sheet, found=f'no sheet called "{sheet}"',
                             expected="every sheet of the workbook as issued"))
 
-    ident = {key: clean_text(v[L.name_of("identity", key)].value) for key, _ in L.IDENTITY_FIELDS}
+    # Names and roles are free text too: the same limits and the same formula check as the notes.
+    ident = {key: _text(v[L.name_of("identity", key)], issues, clean_text) for key, _ in L.IDENTITY_FIELDS}
     council_raw = v[L.name_of("identity", "council")]
     if not ident["council"] and L.COVER not in raw.missing_sheets:
         issues.append(issue(Code.ID_001, council_raw.cell or _identity_cell("council"), found="a blank cell",

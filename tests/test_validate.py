@@ -391,7 +391,7 @@ def test_text_too_long_or_with_control_characters(fill, tmp_path):
     assert [(i.location, i.code.value) for i in a.issues] == [(at(f"notes_{F[0].id}"), "TEXT_001"),
                                                               (at(f"text_{SD.id}_discussion"), "TEXT_001")]
     assert a.ret.factors[F[0].id].evidence == "bellhere"  # what could be kept was kept
-    assert a.issues[1].found == "40,000 characters"
+    assert a.issues[1].found == "40,000 characters (the first 32,767 were kept)"
     assert at(f"text_{SD.id}_discussion") == "'System design'!B13"
 
 

@@ -1,0 +1,312 @@
+#!/usr/bin/env python3
+"""Speed and memory at a programme team's scale: one command, figures against the targets.
+
+    python3 benchmarks/bench.py            # 1,000 returns, 3 repetitions (a few minutes)
+    python3 benchmarks/bench.py --quick    # 10 returns, 1 repetition: a smoke run (about 10 seconds)
+
+It builds N filled returns (a handful of distinct fills, each copy made byte-distinct by giving it its
+own council and respondent, so the batch reads and plans every one), then measures, interleaved,
+repetition by repetition, and reports medians:
+
+  (a) `scoa check` over every return, as a whole process (Python start-up and imports included);
+  (b) the floor: a bare python-calamine read of every cell of every sheet of the same files, as a whole
+      process (the a/b ratio uses this, so both sides pay start-up) and as an in-process loop;
+  (c) the peer: pandas.read_excel(sheet_name=None, engine="openpyxl") in-process, on a sample, scaled to N
+      (pandas is imported before the clock starts, which favours the peer);
+  (d) the full `scoa batch` (plans, feedback letters and summary, with the register), ms per return;
+  (e) the peak memory (RSS) of that batch at N/10 and at N returns (the largest process of each run:
+      os.wait4 reports the child's own rusage, which covers the workers it waited for);
+  (f) `scoa generate --register ... --out-dir ...`: one personalised workbook per council, ms per workbook.
+
+Timings are wall-clock on a machine that may be busy; compare the ratios, measured in the same run.
+Figures are printed and written as JSON to OUT/results.json (default bench-out/results.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import io
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+ROOT = Path(__file__).resolve().parents[1]
+REGISTER = ROOT / "data" / "councils-england.csv"
+CLI = "import sys; from scoa_xl.cli import main; sys.exit(main())"
+FLOOR = """\
+import sys
+from python_calamine import CalamineWorkbook
+cells = 0
+for path in sys.argv[1:]:
+    wb = CalamineWorkbook.from_path(path)
+    for name in wb.sheet_names:
+        cells += sum(len(row) for row in wb.get_sheet_by_name(name).to_python(skip_empty_area=False))
+print(cells)
+"""
+# Placeholders written into the base fills and replaced in each copy (all XML parts: cells and properties).
+COUNCIL, CODE, RESPONDENT = "@@COUNCIL@@", "@@CODE@@", "@@RESPONDENT@@"
+FILLS = 6
+
+TARGETS = {
+    "check_over_floor": ("<=", 2.0, "scoa check / calamine floor (both whole processes)"),
+    "peer_over_check": (">=", 10.0, "pandas+openpyxl peer / scoa check"),
+    "batch_ms_per_return": ("<=", 50.0, "full scoa batch, ms per return"),
+    "memory_large_over_small": ("<=", 1.2, "batch peak RSS at N / at N/10"),
+    "generate_ms_per_workbook": ("<=", 40.0, "scoa generate --register, ms per workbook"),
+}
+
+
+# ------------------------------------------------------------------------------------------ the returns
+
+
+def build_returns(folder: Path, n: int, seed: int = 20250113) -> list[Path]:
+    """N byte-distinct returns in `folder`, copied from FILLS distinct fills."""
+    sys.path.insert(0, str(ROOT))
+    from scoa_xl.examples import _answers
+    from scoa_xl.generate import Prefill, generate
+    from scoa_xl.model import Identity
+    from scoa_xl.register import load_register
+    from scoa_xl.spec import load_spec
+
+    spec = load_spec()
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    bases: list[dict[str, bytes]] = []
+    # A realistic mix: complete returns of different climates, one half-filled, one with queries.
+    shapes = [dict(climate=3.4), dict(climate=2.6), dict(climate=3.0, no_category=2), dict(climate=3.8),
+              dict(climate=2.9, share=0.6), dict(climate=2.3)]
+    for i in range(FILLS):
+        kw = dict(shapes[i % len(shapes)])
+        climate = kw.pop("climate")
+        factors, texts, priorities = _answers(spec, rng, climate, **kw)
+        identity = Identity(council=COUNCIL, council_code=CODE, respondent=RESPONDENT,
+                            organisation="Adult social care", role="Head of commissioning", date="2025-02-14")
+        path = generate(spec, folder / f".base-{i}.xlsx", identity,
+                        prefill=Prefill(factors=factors, texts=texts, priorities=priorities, carried=False),
+                        generated_at=dt.date(2025, 1, 13))
+        with zipfile.ZipFile(path) as zf:
+            bases.append({info.filename: zf.read(info) for info in zf.infolist()})
+        path.unlink()
+    councils = load_register(REGISTER)
+    paths = []
+    for k in range(n):
+        c = councils[k % len(councils)]
+        swap = {COUNCIL: escape(c.name), CODE: c.code, RESPONDENT: f"Respondent {k + 1:05d}"}
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zout:
+            for name, data in bases[k % FILLS].items():
+                if name.endswith(".xml") and b"@@" in data:
+                    text = data.decode("utf-8")
+                    for old, new in swap.items():
+                        text = text.replace(old, new)
+                    data = text.encode("utf-8")
+                zout.writestr(name, data)
+        path = folder / f"return-{k + 1:05d}.xlsx"
+        path.write_bytes(buf.getvalue())
+        paths.append(path)
+    return paths
+
+
+def small_register(path: Path, count: int) -> Path:
+    """The first `count` councils of the register (for a quick run)."""
+    with open(REGISTER, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows[:count + 1])
+    return path
+
+
+# ------------------------------------------------------------------------------------------ measuring
+
+
+ENV = dict(os.environ)
+
+
+def run(cmd: list[str]) -> tuple[float, int, int]:
+    """Run a command; return (seconds, exit status, peak RSS in KB of it and the children it waited for)."""
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errors, cwd=ROOT, env=ENV)
+        # wait4, not wait: it gives this child's own rusage (peak RSS), not the sum over every child so far.
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        errors.seek(0)
+        err = errors.read().decode("utf-8", "replace")
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd[:4])} ... failed ({proc.returncode}):\n{err}")
+    return seconds, proc.returncode, usage.ru_maxrss
+
+
+def floor_in_process(paths: list[Path]) -> float:
+    from python_calamine import CalamineWorkbook
+
+    warm = CalamineWorkbook.from_path(str(paths[0]))  # warm up, untimed
+    warm.get_sheet_by_name(warm.sheet_names[0]).to_python()
+    started = time.perf_counter()
+    for p in paths:
+        wb = CalamineWorkbook.from_path(str(p))
+        for name in wb.sheet_names:
+            wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    return time.perf_counter() - started
+
+
+def peer(paths: list[Path]) -> float:
+    import pandas as pd
+
+    pd.read_excel(paths[0], sheet_name=None, engine="openpyxl")  # warm up (imports, first-call costs), untimed
+    started = time.perf_counter()
+    for p in paths:
+        pd.read_excel(p, sheet_name=None, engine="openpyxl")
+    return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=1000, help="returns to build (default 1000)")
+    ap.add_argument("--reps", type=int, default=3, help="repetitions; medians are reported (default 3)")
+    ap.add_argument("--peer-sample", type=int, default=50, help="returns the peer reads, scaled to N (default 50)")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench-out", help="working folder (default bench-out/)")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: 10 returns, 1 repetition, 5 councils "
+                    "to generate (figures too small to judge the targets by)")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.n, args.reps, args.peer_sample = 10, 1, 3
+    n, small_n = args.n, max(1, args.n // 10)
+    out = args.out.resolve()
+    py = sys.executable
+    work = out / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    # Every process runs as an installed package does, with its compiled bytecode cached (some environments set
+    # PYTHONDONTWRITEBYTECODE, which makes every start-up compile the whole package again); the cache is kept in
+    # the working folder, not beside the source.
+    ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+    ENV["PYTHONPYCACHEPREFIX"] = str(out / "pycache")
+
+    t0 = time.perf_counter()
+    print(f"Building {n} returns from {FILLS} distinct fills ...", file=sys.stderr)
+    paths = build_returns(work / "returns", n)
+    small = work / "returns-small"
+    small.mkdir()
+    for p in paths[:small_n]:
+        shutil.copyfile(p, small / p.name)
+    register = small_register(work / "register.csv", 5) if args.quick else REGISTER
+    with open(register, newline="", encoding="utf-8") as fh:
+        councils = sum(1 for _ in csv.DictReader(fh))
+    sample = paths[:: max(1, n // max(1, args.peer_sample))][: args.peer_sample]
+    print(f"  built in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    files = [str(p) for p in paths]
+
+    raw: dict[str, list[float]] = {k: [] for k in (
+        "check_s", "floor_process_s", "floor_in_process_s", "peer_s_scaled", "batch_s", "batch_small_s",
+        "batch_rss_kb", "batch_small_rss_kb", "generate_s")}
+
+    def check() -> None:
+        raw["check_s"].append(run([py, "-c", CLI, "check", *files])[0])
+
+    def floor() -> None:
+        raw["floor_process_s"].append(run([py, "-c", FLOOR, *files])[0])
+        raw["floor_in_process_s"].append(floor_in_process(paths))
+
+    def peer_read() -> None:
+        raw["peer_s_scaled"].append(peer(sample) * n / len(sample))
+
+    def batch() -> None:
+        dest = work / "batch-out"
+        shutil.rmtree(dest, ignore_errors=True)
+        s, _, rss = run([py, "-c", CLI, "batch", str(work / "returns"), "-o", str(dest), "-q",
+                         "--register", str(REGISTER)])
+        raw["batch_s"].append(s)
+        raw["batch_rss_kb"].append(rss)
+
+    def batch_small() -> None:
+        dest = work / "batch-small-out"
+        shutil.rmtree(dest, ignore_errors=True)
+        s, _, rss = run([py, "-c", CLI, "batch", str(small), "-o", str(dest), "-q", "--register", str(REGISTER)])
+        raw["batch_small_s"].append(s)
+        raw["batch_small_rss_kb"].append(rss)
+
+    def generate() -> None:
+        dest = work / "issued"
+        shutil.rmtree(dest, ignore_errors=True)
+        raw["generate_s"].append(run([py, "-c", CLI, "generate", "--register", str(register), "--out-dir",
+                                      str(dest), "--date", "2025-01-13"])[0])
+
+    # Warm up, untimed: bytecode compiled and cached, files in the page cache.
+    run([py, "-c", CLI, "check", *files[:2]])
+    run([py, "-c", CLI, "generate", "-o", str(work / "warm.xlsx")])
+    run([py, "-c", FLOOR, *files[:2]])
+    steps = [check, floor, peer_read, batch_small, batch, generate]
+    for rep in range(args.reps):
+        # Rotate the order each repetition, so no measure always runs on a machine warmed (or tired) by another.
+        order = steps[rep % len(steps):] + steps[:rep % len(steps)]
+        for step in order:
+            print(f"  repetition {rep + 1}/{args.reps}: {step.__name__}", file=sys.stderr)
+            step()
+
+    med = {k: statistics.median(v) for k, v in raw.items()}
+    figures = {
+        "check_ms_per_return": med["check_s"] / n * 1000,
+        "floor_process_ms_per_return": med["floor_process_s"] / n * 1000,
+        "floor_in_process_ms_per_return": med["floor_in_process_s"] / n * 1000,
+        "peer_ms_per_return": med["peer_s_scaled"] / n * 1000,
+        "batch_ms_per_return": med["batch_s"] / n * 1000,
+        "batch_small_ms_per_return": med["batch_small_s"] / small_n * 1000,
+        "batch_peak_rss_mb": med["batch_rss_kb"] / 1024,
+        "batch_small_peak_rss_mb": med["batch_small_rss_kb"] / 1024,
+        "generate_ms_per_workbook": med["generate_s"] / councils * 1000,
+    }
+    ratios = {
+        "check_over_floor": med["check_s"] / med["floor_process_s"],
+        "check_over_floor_in_process": med["check_s"] / med["floor_in_process_s"],
+        "peer_over_check": med["peer_s_scaled"] / med["check_s"],
+        "batch_ms_per_return": figures["batch_ms_per_return"],
+        "memory_large_over_small": med["batch_rss_kb"] / med["batch_small_rss_kb"],
+        "generate_ms_per_workbook": figures["generate_ms_per_workbook"],
+    }
+    met = {k: (ratios[k] <= t if op == "<=" else ratios[k] >= t) for k, (op, t, _) in TARGETS.items()}
+    result = {
+        "when": dt.datetime.now().isoformat(timespec="seconds"),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                    "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()},
+        "n": n, "small_n": small_n, "reps": args.reps, "peer_sample": len(sample), "councils_generated": councils,
+        "figures": figures, "ratios": ratios,
+        "targets": {k: {"op": op, "target": t, "what": what, "met": met[k]} for k, (op, t, what) in TARGETS.items()},
+        "raw": raw,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+    print(f"\n{n} returns ({small_n} for the small batch), {args.reps} repetition(s), medians; "
+          f"peer on {len(sample)} returns, scaled; {councils} workbooks generated.")
+    print(f"  (a) scoa check            {figures['check_ms_per_return']:8.2f} ms/return  (whole process)")
+    print(f"  (b) calamine floor        {figures['floor_process_ms_per_return']:8.2f} ms/return  (whole process; "
+          f"in-process {figures['floor_in_process_ms_per_return']:.2f})")
+    print(f"  (c) pandas+openpyxl peer  {figures['peer_ms_per_return']:8.2f} ms/return  (in-process, sample)")
+    print(f"  (d) scoa batch            {figures['batch_ms_per_return']:8.2f} ms/return  "
+          f"({figures['batch_small_ms_per_return']:.2f} at {small_n})")
+    print(f"  (e) batch peak RSS        {figures['batch_peak_rss_mb']:8.1f} MB at {n}, "
+          f"{figures['batch_small_peak_rss_mb']:.1f} MB at {small_n}")
+    print(f"  (f) scoa generate         {figures['generate_ms_per_workbook']:8.2f} ms/workbook")
+    print("\nTargets:")
+    for k, (op, t, what) in TARGETS.items():
+        print(f"  {'met    ' if met[k] else 'NOT MET'}  {what:52} {ratios[k]:8.2f} (target {op} {t:g})")
+    print(f"\nWritten {out / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
