@@ -134,8 +134,9 @@ def small_register(path: Path, count: int) -> Path:
 ENV = dict(os.environ)
 
 
-def run(cmd: list[str]) -> tuple[float, int, int]:
-    """Run a command; return (seconds, exit status, peak RSS in KB of it and the children it waited for)."""
+def run(cmd: list[str]) -> tuple[float, float, int]:
+    """Run a command; return (wall seconds, CPU seconds, peak RSS in KB), each for it and the children it waited
+    for (a batch's workers)."""
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errors, cwd=ROOT, env=ENV)
@@ -147,7 +148,7 @@ def run(cmd: list[str]) -> tuple[float, int, int]:
         err = errors.read().decode("utf-8", "replace")
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(cmd[:4])} ... failed ({proc.returncode}):\n{err}")
-    return seconds, proc.returncode, usage.ru_maxrss
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
 def floor_in_process(paths: list[Path]) -> float:
@@ -212,13 +213,21 @@ def main(argv: list[str] | None = None) -> int:
 
     raw: dict[str, list[float]] = {k: [] for k in (
         "check_s", "floor_process_s", "floor_in_process_s", "peer_s_scaled", "batch_s", "batch_small_s",
-        "batch_rss_kb", "batch_small_rss_kb", "generate_s")}
+        "batch_rss_kb", "batch_small_rss_kb", "generate_s",
+        "check_cpu_s", "floor_process_cpu_s", "batch_cpu_s", "generate_cpu_s")}
+
+    def timed(key: str, cmd: list[str]) -> int:
+        wall, cpu, rss = run(cmd)
+        raw[key + "_s"].append(wall)
+        if key + "_cpu_s" in raw:
+            raw[key + "_cpu_s"].append(cpu)
+        return rss
 
     def check() -> None:
-        raw["check_s"].append(run([py, "-c", CLI, "check", *files])[0])
+        timed("check", [py, "-c", CLI, "check", *files])
 
     def floor() -> None:
-        raw["floor_process_s"].append(run([py, "-c", FLOOR, *files])[0])
+        timed("floor_process", [py, "-c", FLOOR, *files])
         raw["floor_in_process_s"].append(floor_in_process(paths))
 
     def peer_read() -> None:
@@ -227,23 +236,20 @@ def main(argv: list[str] | None = None) -> int:
     def batch() -> None:
         dest = work / "batch-out"
         shutil.rmtree(dest, ignore_errors=True)
-        s, _, rss = run([py, "-c", CLI, "batch", str(work / "returns"), "-o", str(dest), "-q",
-                         "--register", str(REGISTER)])
-        raw["batch_s"].append(s)
-        raw["batch_rss_kb"].append(rss)
+        raw["batch_rss_kb"].append(timed("batch", [py, "-c", CLI, "batch", str(work / "returns"), "-o", str(dest),
+                                               "-q", "--register", str(REGISTER)]))
 
     def batch_small() -> None:
         dest = work / "batch-small-out"
         shutil.rmtree(dest, ignore_errors=True)
-        s, _, rss = run([py, "-c", CLI, "batch", str(small), "-o", str(dest), "-q", "--register", str(REGISTER)])
-        raw["batch_small_s"].append(s)
-        raw["batch_small_rss_kb"].append(rss)
+        raw["batch_small_rss_kb"].append(timed("batch_small", [py, "-c", CLI, "batch", str(small), "-o", str(dest),
+                                                           "-q", "--register", str(REGISTER)]))
 
     def generate() -> None:
         dest = work / "issued"
         shutil.rmtree(dest, ignore_errors=True)
-        raw["generate_s"].append(run([py, "-c", CLI, "generate", "--register", str(register), "--out-dir",
-                                      str(dest), "--date", "2025-01-13"])[0])
+        timed("generate", [py, "-c", CLI, "generate", "--register", str(register), "--out-dir", str(dest),
+                           "--date", "2025-01-13"])
 
     # Warm up, untimed: bytecode compiled and cached, files in the page cache.
     run([py, "-c", CLI, "check", *files[:2]])
@@ -269,6 +275,16 @@ def main(argv: list[str] | None = None) -> int:
         "batch_small_peak_rss_mb": med["batch_small_rss_kb"] / 1024,
         "generate_ms_per_workbook": med["generate_s"] / councils * 1000,
     }
+    # CPU time (the process and its workers), to read the wall-clock figures by on a machine others are using:
+    # a batch's or generation's CPU per return over its wall time shows how many cores it actually had.
+    cpu = {
+        "check_cpu_ms_per_return": med["check_cpu_s"] / n * 1000,
+        "floor_process_cpu_ms_per_return": med["floor_process_cpu_s"] / n * 1000,
+        "batch_cpu_ms_per_return": med["batch_cpu_s"] / n * 1000,
+        "generate_cpu_ms_per_workbook": med["generate_cpu_s"] / councils * 1000,
+        "batch_cores_used": med["batch_cpu_s"] / med["batch_s"],
+        "generate_cores_used": med["generate_cpu_s"] / med["generate_s"],
+    }
     ratios = {
         "check_over_floor": med["check_s"] / med["floor_process_s"],
         "check_over_floor_in_process": med["check_s"] / med["floor_in_process_s"],
@@ -283,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"python": platform.python_version(), "platform": platform.platform(),
                     "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()},
         "n": n, "small_n": small_n, "reps": args.reps, "peer_sample": len(sample), "councils_generated": councils,
-        "figures": figures, "ratios": ratios,
+        "figures": figures, "cpu": cpu, "ratios": ratios,
         "targets": {k: {"op": op, "target": t, "what": what, "met": met[k]} for k, (op, t, what) in TARGETS.items()},
         "raw": raw,
     }
@@ -292,15 +308,19 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n{n} returns ({small_n} for the small batch), {args.reps} repetition(s), medians; "
           f"peer on {len(sample)} returns, scaled; {councils} workbooks generated.")
-    print(f"  (a) scoa check            {figures['check_ms_per_return']:8.2f} ms/return  (whole process)")
+    print(f"  (a) scoa check            {figures['check_ms_per_return']:8.2f} ms/return  (whole process; "
+          f"CPU {cpu['check_cpu_ms_per_return']:.2f})")
     print(f"  (b) calamine floor        {figures['floor_process_ms_per_return']:8.2f} ms/return  (whole process; "
+          f"CPU {cpu['floor_process_cpu_ms_per_return']:.2f}; "
           f"in-process {figures['floor_in_process_ms_per_return']:.2f})")
     print(f"  (c) pandas+openpyxl peer  {figures['peer_ms_per_return']:8.2f} ms/return  (in-process, sample)")
     print(f"  (d) scoa batch            {figures['batch_ms_per_return']:8.2f} ms/return  "
-          f"({figures['batch_small_ms_per_return']:.2f} at {small_n})")
+          f"({figures['batch_small_ms_per_return']:.2f} at {small_n}; CPU {cpu['batch_cpu_ms_per_return']:.2f}, "
+          f"{cpu['batch_cores_used']:.2f} cores busy)")
     print(f"  (e) batch peak RSS        {figures['batch_peak_rss_mb']:8.1f} MB at {n}, "
           f"{figures['batch_small_peak_rss_mb']:.1f} MB at {small_n}")
-    print(f"  (f) scoa generate         {figures['generate_ms_per_workbook']:8.2f} ms/workbook")
+    print(f"  (f) scoa generate         {figures['generate_ms_per_workbook']:8.2f} ms/workbook  "
+          f"(CPU {cpu['generate_cpu_ms_per_workbook']:.2f}, {cpu['generate_cores_used']:.2f} cores busy)")
     print("\nTargets:")
     for k, (op, t, what) in TARGETS.items():
         print(f"  {'met    ' if met[k] else 'NOT MET'}  {what:52} {ratios[k]:8.2f} (target {op} {t:g})")

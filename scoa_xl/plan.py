@@ -14,6 +14,7 @@ import math
 import os
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -249,6 +250,7 @@ def _text(value: str) -> str:
     return value if len(value) <= TEXT_LIMIT else value[:TEXT_LIMIT - 1] + "…"
 
 
+@lru_cache(maxsize=4096)  # the same statements and approaches recur in every plan of a batch
 def _lines(text: str, width: int) -> int:
     """Roughly how many lines `text` wraps to in a column `width` characters wide."""
     chars = max(8, int(width * 1.3))  # Arial 11 fits about 1.3 characters per unit of column width

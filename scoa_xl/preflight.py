@@ -169,10 +169,12 @@ def _zip_kind(zf: zipfile.ZipFile, names: set[str]) -> str:
 
 
 _XMLISH = (".xml", ".rels", ".vml")
+_UTF16_STARTS = (b"\xff\xfe", b"\xfe\xff", b"<\x00?\x00", b"\x00<\x00?")
 
 
 def _inspect_parts(data: bytes, infos: list[zipfile.ZipInfo]) -> None:
-    """Unpack every part once, within a byte budget: real sizes, entity declarations, and cell grids."""
+    """Unpack every part once, within a byte budget: real sizes, entity declarations, and cell grids. Every part
+    is looked at, whatever its name: the workbook's relationships can point a reader at any part as XML."""
     cells = 0
     for info in infos:
         if info.is_dir():
@@ -187,22 +189,19 @@ def _inspect_parts(data: bytes, infos: list[zipfile.ZipInfo]) -> None:
                 raise _too_big(f'a part ("{name[-60:]}") that unpacks to more than the {info.file_size:,} bytes '
                                "its header declares (a disguised zip bomb)",
                                "parts no larger than they declare")
-            if xmlish:
-                if size == len(chunk) and (chunk[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in chunk[:4]):
-                    # UTF-16 or UTF-32: what is looked for below would not be seen in it.
-                    raise _damaged(f'a workbook with XML in an unusual encoding ("{name[-60:]}")')
-                if b"<!ENTITY" in chunk or b"<!ENTITY" in tail + chunk[:8]:
-                    raise _unreadable(Code.FILE_008, f'XML entity declarations in "{name[-60:]}"',
-                                      "plain workbook XML, as spreadsheet applications write it")
-                tail = chunk[-8:]
-                kept.append(chunk)
+            if size == len(chunk) and (chunk[:2] in _UTF16_STARTS[:2] or chunk[:4] in _UTF16_STARTS[2:]
+                                       or (xmlish and b"\x00" in chunk[:4])):
+                # UTF-16 or UTF-32: what is looked for below would not be seen in it.
+                raise _damaged(f'a workbook with XML in an unusual encoding ("{name[-60:]}")')
+            if b"<!ENTITY" in chunk or b"<!ENTITY" in tail + chunk[:8]:
+                raise _unreadable(Code.FILE_008, f'XML entity declarations in "{name[-60:]}"',
+                                  "plain workbook XML, as spreadsheet applications write it")
+            tail = chunk[-8:]
+            kept.append(chunk)
         if size != info.file_size:
             raise _damaged(f'a damaged zip file (the part "{name[-60:]}" is shorter than its header says)')
-        if not xmlish:
-            continue
         xml = b"".join(kept)
-        # Whatever the kind, whatever the part's name: a reader may take the file for the other kind, and a
-        # sheet can be stored under any name.
+        # Whatever the kind: a reader may take the file for the other kind.
         if name == "content.xml":
             cells += _ods_cells(xml)
         if b"sheetData" in xml:
@@ -321,6 +320,8 @@ _ODS_VALUE = re.compile(rb"\s(?:office:(?:value|string-value|date-value|time-val
                         rb"|table:formula)\s*=")
 _ROWS_REPEATED = re.compile(rb"""\stable:number-rows-repeated\s*=\s*["']([^"']*)["']""")
 _COLS_REPEATED = re.compile(rb"""\stable:number-columns-repeated\s*=\s*["']([^"']*)["']""")
+
+
 def _repeats(pattern: re.Pattern, attrs: bytes) -> int:
     m = pattern.search(attrs)
     if not m:

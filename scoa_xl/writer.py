@@ -17,7 +17,7 @@ from xlsxwriter.worksheet import Worksheet
 SAFE_TEXT = {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False}
 
 _PREPARED: dict[tuple, str] = {}
-_PREPARED_LIMIT = 50_000  # distinct formulas remembered; a form has a few hundred
+_PREPARED_LIMIT = 10_000  # distinct formulas remembered; a form has a few hundred
 
 
 class _Worksheet(Worksheet):

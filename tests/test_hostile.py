@@ -501,6 +501,11 @@ def test_unreadable_files_say_what_was_found(hostile):
 def test_the_secret_leaks_nowhere(hostile):
     texts = output_texts(hostile["out"])
     assert any(k.startswith("summary.xlsx:") for k in texts) and any(k.startswith("feedback/") for k in texts)
+    # The scan sees what the inputs carried into the outputs (so it would see the secret too) ...
+    assert any(b"Jo Bloggs" in v for k, v in texts.items() if k.endswith("sharedStrings.xml"))
+    assert any(b"Jo Bloggs" in v for k, v in texts.items() if k.startswith("feedback/"))
+    assert "Jo Bloggs" in hostile["stdout"]
+    # ... and the secret is nowhere: not in a workbook's parts, a letter, the manifest, the JSON or the messages.
     secret = SECRET.encode()
     assert [k for k, v in texts.items() if secret in v] == []
     assert SECRET not in hostile["stdout"] and SECRET not in hostile["stderr"]
@@ -689,6 +694,28 @@ def test_far_cells_however_they_are_written(tmp_path, plain, row):
     path = rezip(plain, tmp_path / "far.xlsx", lambda n, d: cover_row(d, row)
                  if n == "xl/worksheets/sheet1.xml" else d)
     code, found = refused(path)
+    assert code == "FILE_003" and "cells" in found
+
+
+def _sheet_renamed(plain: Path, path: Path, row: bytes = b"") -> Path:
+    """The return with its cover sheet stored as xl/worksheets/sheet1.dat (and the workbook pointing there)."""
+    with zipfile.ZipFile(plain) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            name, data = info.filename, zin.read(info.filename)
+            if name in ("xl/_rels/workbook.xml.rels", "[Content_Types].xml"):
+                data = data.replace(b"worksheets/sheet1.xml", b"worksheets/sheet1.dat")
+            if name == "xl/worksheets/sheet1.xml":
+                name, data = "xl/worksheets/sheet1.dat", cover_row(data, row)
+            zout.writestr(name, data)
+    return path
+
+
+def test_a_far_cell_in_a_sheet_stored_under_another_name(tmp_path, plain):
+    # The workbook's relationships say where each sheet is; the reader follows them to a part of any name.
+    moved = _sheet_renamed(plain, tmp_path / "moved.xlsx")
+    assert CalamineWorkbook.from_path(str(moved)).get_sheet_by_name("Cover").to_python()
+    far = _sheet_renamed(plain, tmp_path / "far.xlsx", b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>')
+    code, found = refused(far)
     assert code == "FILE_003" and "cells" in found
 
 
