@@ -180,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=3, help="repetitions; medians are reported (default 3)")
     ap.add_argument("--peer-sample", type=int, default=50, help="returns the peer reads, scaled to N (default 50)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench-out", help="working folder (default bench-out/)")
+    ap.add_argument("--keep", action="store_true", help="keep the returns and outputs in OUT/work (removed by default)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: 10 returns, 1 repetition, 5 councils "
                     "to generate (figures too small to judge the targets by)")
     args = ap.parse_args(argv)
@@ -305,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
 
     print(f"\n{n} returns ({small_n} for the small batch), {args.reps} repetition(s), medians; "
           f"peer on {len(sample)} returns, scaled; {councils} workbooks generated.")

@@ -1076,7 +1076,8 @@ def issue_workbooks(spec: Spec, register: Path, out_dir: Path, *, day: dt.date |
     return issued
 
 
-# Measured on 2 cores, 153 councils: one process ~45 ms a workbook, two ~25 ms. A handful is not worth the workers.
+# Measured for issue 7 on 2 shared cores, 153 councils: one process 42-47 ms a workbook; two 26-38 ms, depending on
+# how busy the machine was. A handful of workbooks is not worth starting workers for.
 _PARALLEL_FROM = 8
 _ISSUING: tuple[Spec, dt.date] | None = None  # what each worker generates from
 
@@ -1084,7 +1085,7 @@ _ISSUING: tuple[Spec, dt.date] | None = None  # what each worker generates from
 def _generate_all(spec: Spec, work: list[tuple[Path, Identity]], day: dt.date, jobs: int) -> None:
     """Generate each (file, identity); in worker processes when there are enough to share out."""
     global _ISSUING
-    jobs = max(1, min(jobs, len(work) // (_PARALLEL_FROM // 2) if len(work) >= _PARALLEL_FROM else 1))
+    jobs = max(1, min(jobs, len(work) // 4)) if len(work) >= _PARALLEL_FROM else 1
     if jobs == 1:
         _ISSUING = (spec, day)
         try:

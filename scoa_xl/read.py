@@ -106,6 +106,8 @@ def _remembered_names(raw: bytes) -> dict[str, tuple[str, int, int]] | None:
         return None
     if b"<!" in raw or b"&#" in raw or b":definedName" in raw or _DEFAULT_NS not in raw[:4096]:
         return None
+    if not raw.rstrip().endswith(b"</workbook>"):  # cut short or odd: the parser judges the whole part
+        return None
     start = raw.find(_NAMES_OPEN)
     end = raw.find(_NAMES_CLOSE, start)
     if start < 0 or end < 0 or end - start > _REMEMBER_NAMES or raw.find(_NAMES_OPEN, start + 1) >= 0:
