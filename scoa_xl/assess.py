@@ -7,14 +7,13 @@ problem with the file itself, it reports it.
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import Code, Issue, ReturnUnreadable, issue
 from .layout import COVER
 from .model import Return, Scores, Spec, Status
+from .preflight import file_sha256
 from .read import Grid, locate, peek_meta
 from .score import score_return
 from .spec import find_spec
@@ -92,7 +91,7 @@ def assess(path: Path | str, default: Spec) -> Assessment:
     try:
         meta, sniffed, data, grid, names = peek_meta(path)
     except ReturnUnreadable as exc:
-        return Assessment(path, Status.UNREADABLE, [exc.issue], sha256=_sha(path))
+        return Assessment(path, Status.UNREADABLE, [exc.issue], sha256=file_sha256(path))
     digest = hashlib.sha256(data).hexdigest()
     spec, renamed, issues, old = resolve_spec(meta, default)
     if sniffed.macros:
@@ -115,21 +114,6 @@ def assess(path: Path | str, default: Spec) -> Assessment:
     scores = score_return(ret) if spec is not None else None
     return Assessment(path, status_of(issues), issues, ret, scores, digest, raw.read_by,
                       meta.get("spec_version", ""), old)
-
-
-def _sha(path: Path) -> str:
-    try:
-        # Without blocking, and only an ordinary file: opening a named pipe would wait for a writer forever.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return ""
-            h = hashlib.sha256()
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest()
-    except OSError:
-        return ""
 
 
 __all__ = ["Assessment", "assess", "resolve_spec", "Grid"]

@@ -13,7 +13,6 @@ import csv
 import dataclasses
 import datetime as dt
 import functools
-import hashlib
 import io
 import json
 import multiprocessing as mp
@@ -36,8 +35,9 @@ import click
 from .consolidate import Respondent, consolidate, council_key
 from .errors import Code, Issue, ReturnUnreadable, issue
 from .model import CONTROL_IDS, Identity, Spec, Status
-from .preflight import MAX_FILE_BYTES, OLE2_MAGIC, ZIP_MAGIC, sniff
+from .preflight import MAX_FILE_BYTES, OLE2_MAGIC, ZIP_MAGIC, file_sha256, sniff
 from .register import Council, load_register
+from .writer import atomic_output
 
 SPREADSHEET_EXTS = frozenset({".xlsx", ".xlsm", ".ods", ".xls"})
 DEFAULT_TIME_LIMIT = 60.0  # seconds per file: generous for a real return (tens of ms), short enough to notice
@@ -117,15 +117,8 @@ def _inside(path: Path, folder: Path) -> bool:
 def write_atomic(path: Path, data: bytes | str) -> Path:
     """Write a file whole or not at all: a temp file in the same folder, then os.replace."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".~scoa-", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
     return path
 
 
@@ -401,17 +394,6 @@ def _sniff_other(path: Path) -> str:
     if head.startswith(b"%PDF"):
         return "a PDF document"
     return _NOT_SPREADSHEET.get(ext, f"a {ext or 'nameless'} file" if ext else "a file with no extension")
-
-
-def _hash(path: Path) -> str:
-    try:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest()
-    except OSError:
-        return ""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -810,7 +792,7 @@ def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, job
     for r in results:
         classify(r)
         if r.path.is_file():
-            r.sha256 = _hash(r.path)
+            r.sha256 = file_sha256(r.path)
             try:
                 r.mtime_ns = r.path.stat().st_mtime_ns
             except OSError:

@@ -415,7 +415,7 @@ def demo(out: Path, quiet: bool) -> None:
     click.echo("")
     click.echo("Where to look:")
     click.echo(f"  {result.summary}  - the programme team's summary: start with the About and Returns sheets,")
-    click.echo("    then Scores, Cohort, Constraints, Models, Issues and Tracker.")
+    click.echo("    then Scores, Cohort, Constraints, Models, Partners, Issues and Tracker.")
     click.echo(f"  {result.plans_dir}/  - each council's development plan workbook.")
     click.echo(f"  {result.feedback_dir}/  - a feedback letter per file, ready to paste into an email.")
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from .model import FactorAnswer, Identity, Spec
 from .render import paragraphs
 from .score import MIN_SCORED_ASPECTS, SENSITIVITY_STEP, factor_score, score_answers, weight_of
 from .styles import Styles
-from .writer import new_workbook
+from .writer import atomic_output, new_workbook, page_setup
 
 CARRIED_MARK = "Carried forward - please confirm"
 
@@ -48,15 +46,8 @@ def generate(spec: Spec, out: Path, identity: Identity | None = None, *, prefill
     day = generated_at or dt.date.today()
     identity = identity or Identity()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".~scoa-", suffix=".xlsx", dir=out.parent)
-    os.close(fd)
-    try:
-        _write(spec, Path(tmp), identity, prefill, day)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_output(out) as tmp:
+        _write(spec, tmp, identity, prefill, day)
     return out
 
 
@@ -107,18 +98,6 @@ def _write(spec: Spec, path: Path, identity: Identity, prefill: Prefill | None, 
     wb.close()
 
 
-def _page(ws, *, landscape: bool = True, repeat: int | None = None, header: str = "") -> None:
-    ws.set_paper(9)  # A4
-    if landscape:
-        ws.set_landscape()
-    ws.fit_to_pages(1, 0)
-    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
-    if repeat is not None:
-        ws.repeat_rows(repeat)
-    ws.set_footer("&L&A&RPage &P of &N")
-    if header:
-        ws.set_header(f"&L{header.replace('&', '&&')}")
-    ws.hide_gridlines(2)
 
 
 def _protect(ws) -> None:
@@ -150,7 +129,7 @@ def _write_lists(ws, spec: Spec, st: Styles, wid: str, day: dt.date, source: str
 
 
 def _write_cover(ws, spec: Spec, st: Styles, identity: Identity, pre: Prefill) -> None:
-    _page(ws, landscape=False, header=spec.title)
+    page_setup(ws, spec.title, landscape=False)
     ws.set_column(0, 0, 30)
     ws.set_column(1, 1, 90)
     ws.write_string(0, 0, spec.title, st["title"])
@@ -204,7 +183,7 @@ def _write_aspect(ws, spec: Spec, ai: int, st: Styles, refs: dict[str, str], pre
     aspect = spec.aspects[ai]
     n = len(aspect.factors)
     first, last = L.FIRST_FACTOR_ROW, L.FIRST_FACTOR_ROW + n - 1
-    _page(ws, repeat=L.HEADER_ROW, header=f"{spec.title}: {aspect.name}")
+    page_setup(ws, f"{spec.title}: {aspect.name}", repeat=L.HEADER_ROW)
     for col, width in ((L.COL_ID, 12), (L.COL_STATEMENT, 55), (L.COL_RATING, 26), (L.COL_IMPORTANCE, 13),
                        (L.COL_CONTROL, 22), (L.COL_BOOST, 16), (L.COL_NOTES, 40), (L.COL_GUIDE, 40),
                        (L.COL_SCORE, 11), (L.COL_WEIGHT, 9), (L.COL_CARRIED, 18)):
@@ -285,7 +264,7 @@ def _write_aspect(ws, spec: Spec, ai: int, st: Styles, refs: dict[str, str], pre
 
 
 def _write_models(ws, spec: Spec, st: Styles, refs: dict[str, str], pre: Prefill, scores) -> None:
-    _page(ws, repeat=L.MODEL_HEADER_ROW, header=f"{spec.title}: models")
+    page_setup(ws, f"{spec.title}: models", repeat=L.MODEL_HEADER_ROW)
     ws.write_string(0, 0, "Commissioning models: how well does each fit your place?", st["title"])
     ws.write_string(1, 0, "Rate how well each model fits your local priorities and values. Readiness comes from your "
                     "aspect scores, weighted by how much the model relies on each aspect (0 to 3, on the right).",
@@ -358,7 +337,7 @@ def _cached(value):
 
 
 def _write_scores(wb, ws, spec: Spec, st: Styles, scores) -> None:
-    _page(ws, landscape=False, header=f"{spec.title}: your scores")
+    page_setup(ws, f"{spec.title}: your scores", landscape=False)
     ws.write_string(0, 0, "Your scores, as you go", st["title"])
     ws.write_string(1, 0, "Room for manoeuvre runs from 0 (every factor strongly holds you back) to 100 (every "
                     "factor strongly supports you). Blank means not enough answers yet.", st["note"])
@@ -410,7 +389,7 @@ def _write_scores(wb, ws, spec: Spec, st: Styles, scores) -> None:
 
 
 def _write_how(ws, spec: Spec, st: Styles) -> None:
-    _page(ws, landscape=False, header=f"{spec.title}: how scores are calculated")
+    page_setup(ws, f"{spec.title}: how scores are calculated", landscape=False)
     ws.set_column(0, 0, 72)
     row = 0
     for para in paragraphs("how_scores.txt.j2", spec=spec, scores_sheet=L.SCORES, models_sheet=L.MODELS,

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +20,7 @@ from .model import CONTROL_IDS, CONTROLLABLE, Aspect, AspectScore, Factor, Facto
 from .render import paragraphs
 from .score import MIN_SCORED_ASPECTS, SENSITIVITY_STEP, SHORT_LIST, weight_of
 from .styles import Styles
-from .writer import new_workbook
+from .writer import atomic_output, new_workbook, page_setup
 
 if TYPE_CHECKING:
     from .assess import Assessment
@@ -166,17 +164,10 @@ def write_plan(assessment: Assessment, out: Path, *, previous: Assessment | None
     if assessment.ret is None or assessment.scores is None:
         raise ValueError(f"{assessment.file}: the return has no scores, so no plan can be written from it")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".~scoa-plan-", suffix=".xlsx", dir=out.parent)
-    os.close(fd)
-    try:
-        prev = previous.scores if previous is not None else None
-        others = [p for p in partners or [] if p.ret is not None and p.scores is not None]
-        _write(assessment, prev, Path(tmp), made_on or dt.date.today(), others)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    prev = previous.scores if previous is not None else None
+    others = [p for p in partners or [] if p.ret is not None and p.scores is not None]
+    with atomic_output(out) as tmp:
+        _write(assessment, prev, tmp, made_on or dt.date.today(), others)
     return out
 
 
@@ -223,21 +214,6 @@ def _write(asm: Assessment, prev: Scores | None, path: Path, day: dt.date,
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _page(ws, title: str, *, repeat: int | None = None) -> None:
-    ws.set_paper(9)  # A4
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
-    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
-    if repeat is not None:
-        ws.repeat_rows(repeat)
-    header = title.replace("&", "&&")
-    if len(header) > 240:  # Excel's limit is 255 with the codes; a council's name can be longer than that
-        header = header[:237].rstrip("&") + "..."
-    ws.set_header(f"&L{header}")
-    ws.set_footer("&L&A&RPage &P of &N")
-    ws.hide_gridlines(2)
 
 
 def _widths(ws, widths: tuple[int, ...]) -> None:
@@ -399,7 +375,7 @@ def _write_cover(ws, asm: Assessment, prev: Scores | None, plans: list[AspectPla
     assert ret is not None and scores is not None
     spec, ident = ret.spec, ret.identity
     last_col = len(COVER_WIDTHS) - 1
-    _page(ws, f"Commissioning development plan: {ident.council}" if ident.council else
+    page_setup(ws, f"Commissioning development plan: {ident.council}" if ident.council else
           "Commissioning development plan")
     _widths(ws, COVER_WIDTHS)
     ws.write_string(0, 0, "Commissioning development plan", st["title"])
@@ -485,7 +461,7 @@ def _write_cover(ws, asm: Assessment, prev: Scores | None, plans: list[AspectPla
 def _write_plan_sheet(ws, spec: Spec, plans: list[AspectPlan], st: Styles) -> dict[str, int]:
     """The development plan, a block per aspect; returns the 0-based row where each aspect starts."""
     last_col = len(PLAN_HEADERS) - 1
-    _page(ws, f"{spec.title}: development plan", repeat=HEADER_ROW)
+    page_setup(ws, f"{spec.title}: development plan", repeat=HEADER_ROW)
     _widths(ws, PLAN_WIDTHS)
     ws.write_string(0, 0, "Commissioning development plan, aspect by aspect", st["title"])
     _prose(ws, 1, last_col, "Built from your ratings. Within each list, the factors furthest from \"neither holds "
@@ -599,7 +575,7 @@ def _factor_row(ws, spec: Spec, p: PlanFactor, st: Styles, r: int) -> None:
 
 def _write_actions(ws, spec: Spec, plans: list[AspectPlan], st: Styles, status_ref: str) -> None:
     last_col = len(ACTION_HEADERS) - 1
-    _page(ws, f"{spec.title}: action plan", repeat=HEADER_ROW)
+    page_setup(ws, f"{spec.title}: action plan", repeat=HEADER_ROW)
     _widths(ws, ACTION_WIDTHS)
     ws.write_string(0, 0, "Action plan", st["title"])
     _prose(ws, 1, last_col, "One row for each factor holding you back and each supporting factor you said you "
@@ -644,7 +620,7 @@ def _write_actions(ws, spec: Spec, plans: list[AspectPlan], st: Styles, status_r
 
 def _write_fit(wb, ws, spec: Spec, scores: Scores, st: Styles, cover_table_top: int) -> None:
     last_col = len(FIT_HEADERS) - 1
-    _page(ws, f"{spec.title}: model fit", repeat=HEADER_ROW)
+    page_setup(ws, f"{spec.title}: model fit", repeat=HEADER_ROW)
     _widths(ws, FIT_WIDTHS)
     ws.write_string(0, 0, "Which commissioning models fit your context", st["title"])
     _prose(ws, 1, last_col, f"Fit blends readiness ({spec.readiness_share:.0%}: your room for manoeuvre in the "
@@ -735,7 +711,7 @@ def _write_fit(wb, ws, spec: Spec, scores: Scores, st: Styles, cover_table_top: 
 
 def _write_confirm(ws, asm: Assessment, st: Styles) -> None:
     last_col = len(CONFIRM_HEADERS) - 1
-    _page(ws, "What to confirm", repeat=HEADER_ROW)
+    page_setup(ws, "What to confirm", repeat=HEADER_ROW)
     _widths(ws, CONFIRM_WIDTHS)
     ws.write_string(0, 0, "What to confirm", st["title"])
     _prose(ws, 1, last_col, f"Points found when your return ({asm.file.name}) was checked. An error is an answer "
@@ -772,7 +748,7 @@ def _write_partners(ws, asm: Assessment, partners: list[Assessment], st: Styles)
               {fid: fa.rating for fid, fa in a.ret.factors.items()}) for i, a in enumerate(everyone)]
     labels = {c.value: c.label for c in spec.rating}
     aspect_names = {a.id: a.name for a in spec.aspects}
-    _page(ws, f"{PARTNERS}: {asm.ret.identity.council}", repeat=None)
+    page_setup(ws, f"{PARTNERS}: {asm.ret.identity.council}", repeat=None)
     ws.set_column(0, 0, 22)
     ws.set_column(1, 1, 50)
     ws.set_column(2, 1 + len(named), 22)

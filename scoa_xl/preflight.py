@@ -14,6 +14,7 @@ What a parser would be made to do is bounded here, before it runs:
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
@@ -536,3 +537,21 @@ def _biff_sheet_cells(stream: bytes, pos: int, strings: int) -> tuple[int, int]:
             continue
         max_row, max_col = max(max_row, row + 1), max(max_col, col + 1)
     return max(max_row * max_col, reserved), p - pos
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of an ordinary file, read without blocking ('' for a pipe, device or unreadable file).
+
+    Opening a named pipe normally waits for a writer forever; this never does.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return ""
+            h = hashlib.sha256()
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+    except OSError:
+        return ""

@@ -12,7 +12,8 @@ def _folder(name: str) -> Path:
     local = _ROOT / name
     if local.is_dir() and (_ROOT / "pyproject.toml").is_file():
         return local
-    return Path(str(resources.files(f"scoa_xl.{name}")))
+    # Installed: the folders sit inside the package directory (pyproject maps them there).
+    return Path(str(resources.files("scoa_xl"))) / name
 
 
 def specs_dir() -> Path:

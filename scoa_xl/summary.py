@@ -8,20 +8,18 @@ by a colour scale and a plain-words position, never a ranking: rows are sorted b
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
-import xlsxwriter
 from xlsxwriter.utility import xl_range_abs
 
 from .model import CONTROL_IDS, Status
 from .register import Council
 from .styles import Styles
+from .writer import atomic_output, new_workbook, page_setup
 
 if TYPE_CHECKING:
     from .batch import BatchResult, FileResult
@@ -40,15 +38,8 @@ STATUS_WORDS = {
 def write_summary(result: BatchResult, out: Path, register: Sequence[Council] | None = None) -> Path:
     """Write summary.xlsx whole or not at all; return its path."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".~scoa-", suffix=".xlsx", dir=out.parent)
-    os.close(fd)
-    try:
-        _write(result, Path(tmp), register)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_output(out) as tmp:
+        _write(result, tmp, register)
     return out
 
 
@@ -304,8 +295,7 @@ def _tool_version() -> str:
 
 
 def _write(result: BatchResult, path: Path, register: Sequence[Council] | None) -> None:
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
-                                         "strings_to_numbers": False, "nan_inf_to_errors": True})
+    wb = new_workbook(path, nan_inf_to_errors=True)
     spec = result.spec
     wb.set_properties({"title": f"{spec.title} - summary of returns", "subject": f"{spec.id} version {spec.version}",
                        "comments": "Made by scoa batch", "created": result.started})
@@ -331,11 +321,8 @@ def _write(result: BatchResult, path: Path, register: Sequence[Council] | None) 
     if ws_tracker is not None:
         _tracker(sh, ws_tracker, result, register)
     _about(sh, ws_about, result, register)
-    for ws in wb.worksheets():  # printable: A4 landscape, one page wide, headings repeated
-        ws.set_paper(9)
-        ws.set_landscape()
-        ws.fit_to_pages(1, 0)
-        ws.set_footer("&L&A&RPage &P of &N")
+    for ws in wb.worksheets():
+        page_setup(ws, f"{spec.title}: {ws.get_name()}")
     ws_about.activate()
     wb.close()
 

@@ -9,6 +9,10 @@ formulas recur in every workbook of a register, so each is rewritten once per pr
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from xlsxwriter.workbook import Workbook
@@ -40,3 +44,40 @@ class _Workbook(Workbook):
 def new_workbook(path: Path | str, **options) -> Workbook:
     """An xlsxwriter Workbook writing to `path` on close(), with the tool's safe options (and any others given)."""
     return _Workbook(str(path), {**SAFE_TEXT, "in_memory": True, **options})
+
+
+@contextmanager
+def atomic_output(out: Path | str) -> Iterator[Path]:
+    """A temporary path beside `out` to write to; moved into place only when the block finishes.
+
+    So an output is written whole or not at all: an interrupted run leaves the old file (or none),
+    never half a workbook.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".~scoa-", suffix=out.suffix, dir=out.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def page_setup(ws, header: str = "", *, landscape: bool = True, repeat: int | None = None) -> None:
+    """Print-ready: A4, one page wide, the sheet name and page number in the footer, no gridlines."""
+    ws.set_paper(9)  # A4
+    if landscape:
+        ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
+    if repeat is not None:
+        ws.repeat_rows(repeat)
+    ws.set_footer("&L&A&RPage &P of &N")
+    if header:
+        # Excel's header limit is 255 characters, codes included ('&' is doubled to print); a council's
+        # name can be longer than that.
+        text = header if len(header) <= 120 else header[:117] + "..."
+        ws.set_header("&L" + text.replace("&", "&&"))
+    ws.hide_gridlines(2)
