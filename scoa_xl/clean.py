@@ -16,7 +16,12 @@ _TRANSLATE = str.maketrans({
     "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
     "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2010": "-", "\u2011": "-",
     "\u200b": None, "\ufeff": None,
+    # Text-direction overrides make a name display as something else ("Trojan source"): never keep them.
 })
+
+
+# Text-direction overrides make a name display as something else ("Trojan source"): never keep them.
+_BIDI = str.maketrans({chr(c): None for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
 
 
 def clean_text(value: object) -> str:
@@ -31,7 +36,7 @@ def clean_text(value: object) -> str:
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
     if isinstance(value, dt.date):
         return value.isoformat()
-    text = unicodedata.normalize("NFC", str(value)).translate(_TRANSLATE)
+    text = unicodedata.normalize("NFC", str(value)).translate(_TRANSLATE).translate(_BIDI)
     return _SPACES.sub(" ", text).strip()
 
 
@@ -42,7 +47,7 @@ def clean_long_text(value: object) -> str:
     if not isinstance(value, str):
         return clean_text(value)
     text = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
-    text = text.replace("_x000D_", "").replace("\u00a0", " ")
+    text = text.replace("_x000D_", "").replace("\u00a0", " ").translate(_BIDI)
     return text.strip()
 
 
