@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import Code, Issue, ReturnUnreadable, issue
+from .errors import Code, Issue, IssueCounts, ReturnUnreadable, issue
 from .layout import COVER
 from .model import Return, Scores, Spec, Status
 from .preflight import file_sha256
@@ -21,7 +21,7 @@ from .validate import status_of, validate
 
 
 @dataclass(slots=True)
-class Assessment:
+class Assessment(IssueCounts):
     file: Path
     status: Status
     issues: list[Issue] = field(default_factory=list)
@@ -31,14 +31,6 @@ class Assessment:
     read_by: str = ""
     spec_version: str = ""
     migrated_from: str = ""
-
-    @property
-    def errors(self) -> int:
-        return sum(i.severity.value == "error" for i in self.issues)
-
-    @property
-    def queries(self) -> int:
-        return sum(i.severity.value == "query" for i in self.issues)
 
     def check_json(self, name: str | None = None) -> dict:
         """The object `scoa check --json` prints for this file."""

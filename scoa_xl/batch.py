@@ -33,7 +33,7 @@ from pathlib import Path
 import click
 
 from .consolidate import Respondent, consolidate, council_key
-from .errors import Code, Issue, ReturnUnreadable, issue
+from .errors import Code, Issue, IssueCounts, ReturnUnreadable, issue
 from .model import CONTROL_IDS, Identity, Spec, Status
 from .preflight import MAX_FILE_BYTES, OLE2_MAGIC, ZIP_MAGIC, file_sha256, sniff
 from .register import Council, load_register
@@ -127,7 +127,7 @@ def write_atomic(path: Path, data: bytes | str) -> Path:
 
 
 @dataclass(slots=True)
-class FileResult:
+class FileResult(IssueCounts):
     """One file found in the folder: a small record, cheap to send between processes and to keep."""
 
     file: str  # path relative to the folder, with "/" separators
@@ -167,14 +167,6 @@ class FileResult:
     staged_plan: str = ""
     plan: str = ""  # relative to OUT
     feedback: str = ""  # relative to OUT
-
-    @property
-    def errors(self) -> int:
-        return sum(i.severity.value == "error" for i in self.issues)
-
-    @property
-    def queries(self) -> int:
-        return sum(i.severity.value == "query" for i in self.issues)
 
     @property
     def score(self) -> dict | None:

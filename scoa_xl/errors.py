@@ -228,3 +228,18 @@ def catalogue_markdown() -> str:
     for code, entry in CATALOGUE.items():
         lines.append(f"| {code.value} | {entry.severity.value} | {cell(entry.title)} | {cell(entry.fix)} |")
     return "\n".join(lines) + "\n"
+
+
+class IssueCounts:
+    """Errors and queries counted from an `issues` list: for anything that carries one."""
+
+    __slots__ = ()
+    issues: list[Issue]
+
+    @property
+    def errors(self) -> int:
+        return sum(i.severity == Severity.ERROR for i in self.issues)
+
+    @property
+    def queries(self) -> int:
+        return sum(i.severity == Severity.QUERY for i in self.issues)

@@ -16,7 +16,7 @@ from .model import FactorAnswer, Identity, Spec
 from .render import paragraphs
 from .score import MIN_SCORED_ASPECTS, SENSITIVITY_STEP, factor_score, score_answers, weight_of
 from .styles import Styles
-from .writer import atomic_output, new_workbook, page_setup
+from .writer import atomic_output, new_workbook, page_setup, radar_chart
 
 CARRIED_MARK = "Carried forward - please confirm"
 
@@ -373,15 +373,7 @@ def _write_scores(wb, ws, spec: Spec, st: Styles, scores) -> None:
     ws.write_formula(r, 3, f"=SUM(D{top}:D{bottom})", st["int"], len(spec.factors))
     ws.write_string(r + 1, 0, f"The overall figure appears once {MIN_SCORED_ASPECTS} of the "
                     f"{len(spec.aspects)} aspects have a score.", st["note"])
-    chart = wb.add_chart({"type": "radar", "subtype": "filled"})
-    chart.add_series({"name": "Room for manoeuvre",
-                      "categories": f"='{L.SCORES}'!$A${top}:$A${bottom}",
-                      "values": f"='{L.SCORES}'!$B${top}:$B${bottom}",
-                      "fill": {"color": "#1d70b8", "transparency": 60}, "line": {"color": "#1d70b8"}})
-    chart.set_title({"name": "Room for manoeuvre by aspect (0-100)"})
-    chart.set_y_axis({"min": 0, "max": 100, "major_unit": 25})
-    chart.set_legend({"none": True})
-    chart.set_size({"width": 620, "height": 420})
+    chart = radar_chart(wb, L.SCORES, top, bottom)
     ws.insert_chart(r + 3, 0, chart, {"description": "Radar chart of the room for manoeuvre score of each aspect, "
                                                     "0 to 100; the same figures are in the table above."})
     ws.print_area(0, 0, r + 25, 4)

@@ -20,7 +20,7 @@ from .model import CONTROL_IDS, CONTROLLABLE, Aspect, AspectScore, Factor, Facto
 from .render import paragraphs
 from .score import MIN_SCORED_ASPECTS, SENSITIVITY_STEP, SHORT_LIST, weight_of
 from .styles import Styles
-from .writer import atomic_output, new_workbook, page_setup
+from .writer import atomic_output, new_workbook, page_setup, radar_chart
 
 if TYPE_CHECKING:
     from .assess import Assessment
@@ -691,14 +691,7 @@ def _write_fit(wb, ws, spec: Spec, scores: Scores, st: Styles, cover_table_top: 
     ws.insert_chart(r, 1, bar, {"description": "Bar chart of the fit of each commissioning model, 0 to 100, best "
                                                "first; the same figures are in the Fit column of the table above."})
     top, bottom = cover_table_top + 2, cover_table_top + 1 + len(spec.aspects)
-    radar = wb.add_chart({"type": "radar", "subtype": "filled"})
-    radar.add_series({"name": "Room for manoeuvre", "categories": f"='{COVER}'!$A${top}:$A${bottom}",
-                      "values": f"='{COVER}'!$B${top}:$B${bottom}",
-                      "fill": {"color": "#1d70b8", "transparency": 60}, "line": {"color": "#1d70b8"}})
-    radar.set_title({"name": "Room for manoeuvre by aspect (0-100)"})
-    radar.set_y_axis({"min": 0, "max": 100, "major_unit": 25})
-    radar.set_legend({"none": True})
-    radar.set_size({"width": 620, "height": 420})
+    radar = radar_chart(wb, COVER, top, bottom)
     ws.insert_chart(r, 3, radar, {"description": "Radar chart of the room for manoeuvre in each aspect, 0 to "
                                                       f"100; the same figures are in the table on the {COVER} "
                                                       "sheet."})

@@ -81,3 +81,16 @@ def page_setup(ws, header: str = "", *, landscape: bool = True, repeat: int | No
         text = header if len(header) <= 120 else header[:117] + "..."
         ws.set_header("&L" + text.replace("&", "&&"))
     ws.hide_gridlines(2)
+
+
+def radar_chart(wb: Workbook, sheet: str, top: int, bottom: int):
+    """The room-for-manoeuvre radar: aspect names in column A and scores in column B, rows top..bottom (1-based)."""
+    chart = wb.add_chart({"type": "radar", "subtype": "filled"})
+    chart.add_series({"name": "Room for manoeuvre", "categories": f"='{sheet}'!$A${top}:$A${bottom}",
+                      "values": f"='{sheet}'!$B${top}:$B${bottom}",
+                      "fill": {"color": "#1d70b8", "transparency": 60}, "line": {"color": "#1d70b8"}})
+    chart.set_title({"name": "Room for manoeuvre by aspect (0-100)"})
+    chart.set_y_axis({"min": 0, "max": 100, "major_unit": 25})
+    chart.set_legend({"none": True})
+    chart.set_size({"width": 620, "height": 420})
+    return chart
