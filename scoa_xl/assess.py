@@ -14,7 +14,7 @@ from .errors import Code, Issue, IssueCounts, ReturnUnreadable, issue
 from .layout import COVER
 from .model import Return, Scores, Spec, Status
 from .preflight import file_sha256
-from .read import Grid, locate, peek_meta
+from .read import locate, peek_meta
 from .score import score_return
 from .spec import find_spec
 from .validate import status_of, validate
@@ -108,4 +108,4 @@ def assess(path: Path | str, default: Spec) -> Assessment:
                       meta.get("spec_version", ""), old)
 
 
-__all__ = ["Assessment", "assess", "resolve_spec", "Grid"]
+__all__ = ["Assessment", "assess", "resolve_spec"]

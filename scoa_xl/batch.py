@@ -35,7 +35,7 @@ import click
 from .consolidate import Respondent, consolidate, council_key
 from .errors import Code, Issue, IssueCounts, ReturnUnreadable, issue
 from .model import CONTROL_IDS, Identity, Spec, Status
-from .preflight import MAX_FILE_BYTES, OLE2_MAGIC, ZIP_MAGIC, file_sha256, sniff
+from .preflight import OLE2_MAGIC, ZIP_MAGIC, file_sha256, sniff
 from .register import Council, load_register
 from .writer import atomic_output
 
@@ -373,16 +373,12 @@ def _sniff_other(path: Path) -> str:
     if not head:
         return "an empty file"
     if head.startswith(ZIP_MAGIC) or head.startswith(OLE2_MAGIC):
-        if head.startswith(OLE2_MAGIC):
-            with open(path, "rb") as fh:
-                data = fh.read(MAX_FILE_BYTES)
-            if not any(s.encode("utf-16-le") in data for s in ("Workbook", "Book", "EncryptedPackage")):
-                return _NOT_SPREADSHEET.get(ext, "an Office file that is not a workbook")
+        # Pre-flight knows a workbook inside any container; when it is not one, the name says best what it is.
         try:
             sniff(path)
             return ""
         except ReturnUnreadable as exc:
-            return exc.issue.found or _NOT_SPREADSHEET.get(ext, "a file that is not a workbook")
+            return _NOT_SPREADSHEET.get(ext) or exc.issue.found or "a file that is not a workbook"
     if head.startswith(b"%PDF"):
         return "a PDF document"
     return _NOT_SPREADSHEET.get(ext, f"a {ext or 'nameless'} file" if ext else "a file with no extension")

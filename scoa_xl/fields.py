@@ -21,19 +21,22 @@ def spec_fields(spec: Spec) -> list[dict]:
 
 
 def workbook_fields(path: Path, spec: Spec) -> list[dict]:
-    """The dictionary of an actual workbook: where its names point now, else where its ids say."""
+    """The dictionary of an actual workbook: its inputs where the reader finds them, computed cells by name."""
     meta, sniffed, data, grid, names = peek_meta(path)
+    # The reader decides between a name and the ids in the rows (and distrusts a name left on the wrong row),
+    # so the dictionary lists exactly the cells `scoa check` and `scoa score` read.
     raw = locate(Path(path), grid, names, meta, spec, sniffed)
     out = []
     for f in L.build_layout(spec).fields:
+        if f.kind != FieldKind.COMPUTED:
+            cell = raw.values[f.name].cell
+            if cell is not None:
+                out.append(_entry(spec, f, cell.sheet, cell.ref))
+            continue
         target = names.get(f.name.casefold())
         if target is not None and grid.has(target[0]):
-            sheet, row, col = target
-            out.append(_entry(spec, f, grid.real_name(sheet), cell_ref(row, col)))
-        elif f.name in raw.values and raw.values[f.name].cell is not None:
-            cell = raw.values[f.name].cell
-            out.append(_entry(spec, f, cell.sheet, cell.ref))
-        elif f.kind == FieldKind.COMPUTED and grid.has(f.sheet):
+            out.append(_entry(spec, f, grid.real_name(target[0]), cell_ref(target[1], target[2])))
+        elif grid.has(f.sheet):
             out.append(_entry(spec, f, f.sheet, f.cell))
     return out
 

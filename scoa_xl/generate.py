@@ -158,7 +158,6 @@ def _write_cover(ws, spec: Spec, st: Styles, identity: Identity, pre: Prefill) -
             row += 1
             ws.write_string(row, 0, para[3:], st["heading"])
         else:
-            ws.write_string(row, 0, "", None)
             ws.write_string(row, 1, para, st["text"])
             ws.set_row(row, 15 * max(1, len(para) // 95 + 1))
         row += 1

@@ -281,7 +281,6 @@ def read_meta(grid: Grid, data: bytes, fmt: str, names: dict) -> dict[str, str]:
         if m:
             meta.setdefault("spec_id", m.group("id"))
             meta["spec_version"] = m.group("version")
-    # LibreOffice writes an integer-looking property back as a decimal: "1" -> "1.0" is not a new version.
     return {k: v for k, v in meta.items() if v}
 
 

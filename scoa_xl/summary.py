@@ -473,28 +473,29 @@ def _models(sh: _Sheets, wb, ws, result: BatchResult) -> None:
         ws.write_string(last + 2, 0, "No council's return could be counted yet.", sh.st["text"])
         return
     sheet = ws.get_name()
-    bar = wb.add_chart({"type": "bar"})
-    bar.add_series({"name": "Mean fit", "categories": [sheet, first, 0, last, 0],
-                    "values": [sheet, first, 2, last, 2], "fill": {"color": "#1d70b8"}})
-    bar.set_title({"name": "Mean fit of each model across councils"})
-    bar.set_x_axis({"min": 0, "max": 100, "name": "Fit (0-100)"})
-    bar.set_y_axis({"reverse": True})
-    bar.set_legend({"none": True})
-    bar.set_size({"width": 720, "height": 420})
-    ws.insert_chart(last + 2, 0, bar, {"description": (
-        "Bar chart of the mean fit of each of the commissioning models across councils, highest at the top. "
-        "The same figures are in the table above.")})
-    col = wb.add_chart({"type": "bar"})
-    col.add_series({"name": "In a council's top three", "categories": [sheet, first, 0, last, 0],
-                    "values": [sheet, first, 5, last, 5], "fill": {"color": "#5e3c99"}})
-    col.set_title({"name": "How many councils have each model in their top three"})
-    col.set_x_axis({"min": 0, "major_unit": 1, "name": "Councils"})
-    col.set_y_axis({"reverse": True})
-    col.set_legend({"none": True})
-    col.set_size({"width": 720, "height": 420})
-    ws.insert_chart(last + 2, 8, col, {"description": (
-        "Bar chart of how many councils have each commissioning model among their three best-fitting models. "
-        "The same figures are in the table above.")})
+    _bar(wb, ws, (sheet, first, last, 2), (last + 2, 0), "Mean fit", "Mean fit of each model across councils",
+         {"min": 0, "max": 100, "name": "Fit (0-100)"}, "#1d70b8",
+         "Bar chart of the mean fit of each of the commissioning models across councils, highest at the top. "
+         "The same figures are in the table above.")
+    _bar(wb, ws, (sheet, first, last, 5), (last + 2, 8), "In a council's top three",
+         "How many councils have each model in their top three", {"min": 0, "major_unit": 1, "name": "Councils"},
+         "#5e3c99", "Bar chart of how many councils have each commissioning model among their three best-fitting "
+         "models. The same figures are in the table above.")
+
+
+def _bar(wb, ws, data: tuple[str, int, int, int], at: tuple[int, int], series: str, title: str, x_axis: dict,
+         colour: str, description: str) -> None:
+    """A horizontal bar chart of one column of a table against its first column (the model names)."""
+    sheet, first, last, col = data
+    chart = wb.add_chart({"type": "bar"})
+    chart.add_series({"name": series, "categories": [sheet, first, 0, last, 0],
+                      "values": [sheet, first, col, last, col], "fill": {"color": colour}})
+    chart.set_title({"name": title})
+    chart.set_x_axis(x_axis)
+    chart.set_y_axis({"reverse": True})
+    chart.set_legend({"none": True})
+    chart.set_size({"width": 720, "height": 420})
+    ws.insert_chart(*at, chart, {"description": description})
 
 
 def _issues(sh: _Sheets, ws, result: BatchResult) -> None:
