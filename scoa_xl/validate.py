@@ -58,6 +58,15 @@ def _text(raw: Raw, issues: list[Issue], clean=clean_long_text) -> str:
     return text
 
 
+def _choice(raw: Raw, choices, code: Code, issues: list[Issue], also: str = "") -> object:
+    """The value a dropdown cell holds; an entry off the list is reported (as `code`) and counts as blank."""
+    value = match_choice(raw.value, choices)
+    if value is NOT_ON_LIST or value is DONT_KNOW:
+        issues.append(issue(code, raw.cell, found=show(raw.value), expected=_labels(choices) + also))
+        return None
+    return value
+
+
 def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Return, list[Issue]]:
     """Judge every value of a return; unusable values count as unanswered and are reported."""
     spec: Spec = raw.spec
@@ -99,23 +108,11 @@ def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Re
             dont_know = rating is DONT_KNOW
             if dont_know:
                 rating = None
-            imp_raw = v[L.name_of("importance", f.id)]
-            importance = match_choice(imp_raw.value, spec.importance)
-            if importance is NOT_ON_LIST or importance is DONT_KNOW:
-                issues.append(issue(Code.VAL_002, imp_raw.cell, found=show(imp_raw.value),
-                                    expected=_labels(spec.importance) + " or blank"))
-                importance = None
-            c_raw = v[L.name_of("control", f.id)]
-            control = match_choice(c_raw.value, spec.control)
-            if control is NOT_ON_LIST or control is DONT_KNOW:
-                issues.append(issue(Code.VAL_003, c_raw.cell, found=show(c_raw.value),
-                                    expected=_labels(spec.control)))
-                control = None
-            b_raw = v[L.name_of("boost", f.id)]
-            boost = match_choice(b_raw.value, spec.boost)
-            if boost is NOT_ON_LIST or boost is DONT_KNOW:
-                issues.append(issue(Code.VAL_004, b_raw.cell, found=show(b_raw.value), expected=_labels(spec.boost)))
-                boost = None
+            importance = _choice(v[L.name_of("importance", f.id)], spec.importance, Code.VAL_002, issues,
+                                 " or blank")
+            c_raw, b_raw = v[L.name_of("control", f.id)], v[L.name_of("boost", f.id)]
+            control = _choice(c_raw, spec.control, Code.VAL_003, issues)
+            boost = _choice(b_raw, spec.boost, Code.VAL_004, issues)
             # A value off the list is reported once, as off the list, not again as a missing answer.
             if rating in (1, 2) and control is None and c_raw.cell and not clean_text(c_raw.value):
                 issues.append(issue(Code.ANS_001, c_raw.cell, found="a blank cell",
@@ -155,10 +152,7 @@ def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Re
                                     expected=f'a row for "{m.name}"'))
             priorities[m.id] = None
             continue
-        value = match_choice(p_raw.value, spec.priority)
-        if value is NOT_ON_LIST or value is DONT_KNOW:
-            issues.append(issue(Code.VAL_005, p_raw.cell, found=show(p_raw.value), expected=_labels(spec.priority)))
-            value = None
+        value = _choice(p_raw, spec.priority, Code.VAL_005, issues)
         if value is None and not clean_text(p_raw.value) and L.MODELS not in raw.missing_sheets:
             issues.append(issue(Code.ANS_006, p_raw.cell, found=f"a blank cell for {m.name}",
                                 expected=_labels(spec.priority)))
