@@ -1,18 +1,23 @@
 """The `scoa` command: a thin layer over the library. Parse options, call, print, exit.
 
-Exit codes: 0 fine (queries allowed), 1 a return or input has errors, 2 a usage error.
+The only module that knows about the terminal (click, progress bars, exit codes). Exit codes: 0 fine (queries
+allowed), 1 a return or input has errors, 2 a usage error. A library error (ScoaError) or a problem with a file
+(OSError) prints one line; anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from .errors import SpecError
+from .errors import ScoaError
+
+if TYPE_CHECKING:
+    from .results import BatchResult
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -24,7 +29,7 @@ class ScoaGroup(click.Group):
         except BrokenPipeError:  # output piped into `head` and the like: stop quietly
             sys.stderr.close()
             ctx.exit(0)
-        except (SpecError, OSError, ValueError) as exc:
+        except (ScoaError, OSError) as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             click.echo(f"Error: {exc}", err=True)
@@ -58,8 +63,34 @@ def _spec(path: Path | None):
     return load_spec(path)
 
 
-def _emit_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+def _emit_json(data: object) -> None:
+    from .results import json_text
+
+    click.echo(json_text(data))
+
+
+class _ProgressBars:
+    """The library's progress callback as click progress bars on stderr (so --json on stdout stays clean)."""
+
+    def __init__(self) -> None:
+        self._bar: object = None
+        self._stage = ""
+        self._done = 0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self._stage:
+            self.close()
+            self._stage, self._done = stage, 0
+            self._bar = click.progressbar(length=total, label=stage, file=sys.stderr)
+            self._bar.__enter__()  # type: ignore[attr-defined]
+        if done > self._done:
+            self._bar.update(done - self._done)  # type: ignore[attr-defined]
+            self._done = done
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)  # type: ignore[attr-defined]
+            self._bar = None
 
 
 @main.command(context_settings=CONTEXT)
@@ -108,7 +139,7 @@ def generate(output: Path | None, council: str, council_code: str, respondent: s
             raise click.UsageError("--register CSV and --out-dir DIR go together")
         if council or council_code:
             raise click.UsageError("--council and --council-code come from the register when --register is given")
-        from .batch import issue_workbooks
+        from .issuing import issue_workbooks
 
         spec = _spec(spec_path)
         issued = issue_workbooks(spec, register_csv, out_dir, day=on.date() if on else None, respondent=respondent,
@@ -193,26 +224,28 @@ def check(returns: tuple[Path, ...], as_json: bool, spec_path: Path | None) -> N
       scoa check returns/*.xlsx
       scoa check leeds.xlsx --json
     """
-    from .assess import Assessment, assess
+    from .check import CheckedReturn, check_return
+    from .fileio import display_name
 
     spec = _spec(spec_path)
     # Only what is printed is kept, not each return's answers and scores: a folder of thousands stays small.
     # (One process: on the 2 cores measured for issue 7, two worker processes made 1,000 files slower, not faster.)
-    results = [Assessment(a.file, a.status, a.issues, read_by=a.read_by) for a in (assess(p, spec) for p in returns)]
+    results = [CheckedReturn(a.file, a.status, a.issues, read_by=a.read_by)
+               for a in (check_return(p, spec) for p in returns)]
     if as_json:
-        _emit_json([a.check_json(str(p)) for a, p in zip(results, returns, strict=True)])
+        _emit_json([a.check_json(p) for a, p in zip(results, returns, strict=True)])
     else:
         for a, p in zip(results, returns, strict=True):
             how = f", read by {a.read_by}" if a.read_by else ""
-            click.echo(f"{p}: {a.status.value} ({a.errors} errors, {a.queries} queries{how})")
-        rows = [(str(p), i.location, i.severity.value, i.code.value, i.message)
+            click.echo(f"{display_name(p)}: {a.status.value} ({a.errors} errors, {a.queries} queries{how})")
+        rows = [(display_name(p), i.location, i.severity.value, i.code.value, i.message)
                 for a, p in zip(results, returns, strict=True) for i in a.issues]
         if rows:
             click.echo("")
             click.echo(" | ".join(("File", "Sheet!Cell", "Severity", "Code", "Message")))
             for row in rows:
                 click.echo(" | ".join(row))
-    sys.exit(1 if any(a.status.value in ("invalid", "unreadable") for a in results) else 0)
+    sys.exit(1 if any(a.status.is_failure for a in results) else 0)
 
 
 @main.command(context_settings=CONTEXT)
@@ -247,10 +280,10 @@ def score(return_file: Path, as_json: bool, spec_path: Path | None) -> None:
       scoa score leeds.xlsx
       scoa score leeds.xlsx --json
     """
-    from .assess import assess
+    from .check import check_return
 
     spec = _spec(spec_path)
-    a = assess(return_file, spec)
+    a = check_return(return_file, spec)
     if a.scores is None:
         for i in a.issues:
             if i.severity.value == "error":
@@ -296,7 +329,7 @@ def plan(return_file: Path, output: Path | None, previous_file: Path | None, spe
       scoa plan leeds.xlsx -o leeds-plan.xlsx
       scoa plan leeds-2026.xlsx -o leeds-plan.xlsx --previous leeds-2025.xlsx
     """
-    from .assess import assess
+    from .check import check_return
     from .plan import CONFIRM, write_plan
 
     if output is None:
@@ -304,7 +337,7 @@ def plan(return_file: Path, output: Path | None, previous_file: Path | None, spe
     if output.exists() and output.resolve() == return_file.resolve():
         raise click.UsageError("the plan would overwrite the return; choose another -o FILE")
     spec = _spec(spec_path)
-    a = assess(return_file, spec)
+    a = check_return(return_file, spec)
     if a.scores is None:
         errors = [i for i in a.issues if i.severity.value == "error"] or a.issues
         for i in errors:
@@ -313,7 +346,7 @@ def plan(return_file: Path, output: Path | None, previous_file: Path | None, spe
         sys.exit(1)
     previous = None
     if previous_file is not None:
-        previous = assess(previous_file, spec)
+        previous = check_return(previous_file, spec)
         if previous.scores is None:
             click.echo(f"Warning: {previous_file} could not be read as a return, so the plan does not show the "
                        "change since last year.", err=True)
@@ -362,11 +395,16 @@ def batch(folder: Path, out: Path, register_csv: Path | None, jobs: int | None, 
       scoa batch returns/ -o results/
       scoa batch returns/ -o results/ --register data/example-register.csv --json > results.json
     """
-    from .batch import DEFAULT_JOBS, run_batch
+    from .batch import run_batch
+    from .workers import DEFAULT_JOBS
 
     spec = _spec(spec_path)
-    result = run_batch(folder, out, spec, register=register_csv, jobs=jobs or DEFAULT_JOBS,
-                       progress=not quiet, previous=previous, time_limit=time_limit)
+    bars = _ProgressBars()
+    try:
+        result = run_batch(folder, out, spec, register=register_csv, jobs=jobs or DEFAULT_JOBS,
+                           progress=None if quiet else bars, previous=previous, time_limit=time_limit)
+    finally:
+        bars.close()
     if as_json:
         result.write_json(sys.stdout)
         sys.stdout.flush()
@@ -375,7 +413,7 @@ def batch(folder: Path, out: Path, register_csv: Path | None, jobs: int | None, 
     sys.exit(1 if result.failed else 0)
 
 
-def _batch_report(result) -> None:
+def _batch_report(result: BatchResult) -> None:
     from .model import Status
 
     words = ((Status.VALID, "valid"), (Status.QUERIES, "with queries"), (Status.INVALID, "invalid"),
@@ -384,7 +422,7 @@ def _batch_report(result) -> None:
     counts = ", ".join(f"{result.count(s)} {w}" for s, w in words if result.count(s))
     click.echo(f"{len(result.files)} files found: {counts or 'none'}.")
     for f in result.files:
-        if f.status in (Status.INVALID, Status.UNREADABLE):
+        if f.status is not None and f.status.is_failure:
             click.echo(f"  {f.status.value}: {f.file} ({f.errors} error{'s' if f.errors != 1 else ''}; "
                        f"see {result.out / f.feedback})")
     click.echo(f"Summary: {result.summary}")
@@ -409,7 +447,11 @@ def demo(out: Path, quiet: bool) -> None:
     from .examples import run_demo
 
     spec = _spec(None)
-    examples, result = run_demo(out, spec, progress=not quiet)
+    bars = _ProgressBars()
+    try:
+        examples, result = run_demo(out, spec, progress=None if quiet else bars)
+    finally:
+        bars.close()
     click.echo(f"Made {len(examples)} example files in {out / 'returns'} and ran the batch on them.")
     _batch_report(result)
     click.echo("")

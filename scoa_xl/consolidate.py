@@ -11,7 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .model import Spec
-from .score import MIN_SCORED_ASPECTS, SHORT_LIST
+from .register import council_key
+from .results import Agreement, CouncilAspect, CouncilModel, CouncilSummary, Divergence, RespondentRating
+from .score import MIN_SCORED_ASPECTS, SHORT_LIST, overall, ranks
 
 COMBINED = ("mean of the respondents' scores: each aspect's room for manoeuvre and controllability is the "
             "plain average over the respondents whose return has a figure for it; overall room for manoeuvre is "
@@ -38,7 +40,7 @@ class Respondent:
 DIVERGENCE_POINTS = 2  # ratings this far apart are a conversation worth having
 
 
-def divergence(named: Sequence[tuple[str, dict[str, int | None]]], spec: Spec) -> list[dict]:
+def divergence(named: Sequence[tuple[str, dict[str, int | None]]], spec: Spec) -> list[Divergence]:
     """Factors where respondents' ratings differ by DIVERGENCE_POINTS or more, widest gap first."""
     out = []
     for a in spec.aspects:
@@ -46,21 +48,21 @@ def divergence(named: Sequence[tuple[str, dict[str, int | None]]], spec: Spec) -
             rated = [(name, ratings.get(f.id)) for name, ratings in named]
             values = [v for _, v in rated if v is not None]
             if len(values) >= 2 and max(values) - min(values) >= DIVERGENCE_POINTS:
-                out.append({"factor": f.id, "aspect": a.id, "statement": f.statement,
-                            "spread": max(values) - min(values),
-                            "ratings": [{"respondent": name, "rating": v} for name, v in rated]})
-    out.sort(key=lambda d: -d["spread"])
+                out.append(Divergence(f.id, a.id, f.statement, max(values) - min(values),
+                                      tuple(RespondentRating(name, v) for name, v in rated)))
+    out.sort(key=lambda d: -d.spread)
     return out
 
 
-def agreement(named: Sequence[tuple[str, dict[str, int | None]]], spec: Spec) -> list[dict]:
+def agreement(named: Sequence[tuple[str, dict[str, int | None]]], spec: Spec) -> list[Agreement]:
     """Factors every respondent rated, all the same: common ground to build on."""
     out = []
     for a in spec.aspects:
         for f in a.factors:
             values = [ratings.get(f.id) for _, ratings in named]
-            if len(values) >= 2 and None not in values and len(set(values)) == 1:
-                out.append({"factor": f.id, "aspect": a.id, "statement": f.statement, "rating": values[0]})
+            first = values[0] if values else None
+            if len(values) >= 2 and first is not None and all(v == first for v in values):
+                out.append(Agreement(f.id, a.id, f.statement, first))
     return out
 
 
@@ -70,56 +72,38 @@ def respondent_label(name: str, organisation: str, index: int) -> str:
     return f"{label} ({organisation})" if organisation and organisation not in label else label
 
 
-def council_key(code: str, name: str) -> str:
-    """Councils are matched on their ONS code; on the name only where no code is known."""
-    return code.strip().upper() or name.strip().casefold()
-
-
 def _mean(values: Iterable[float | None]) -> float | None:
     got = [v for v in values if v is not None]
     return sum(got) / len(got) if got else None
 
 
-def consolidate(respondents: Sequence[Respondent], spec: Spec) -> list[dict]:
-    """One object per council (sorted by name): its respondents, files and combined scores."""
+def consolidate(respondents: Sequence[Respondent], spec: Spec) -> list[CouncilSummary]:
+    """One summary per council (sorted by name): its respondents, files and combined scores."""
     groups: dict[str, list[Respondent]] = {}
     for r in respondents:
         groups.setdefault(council_key(r.code, r.council), []).append(r)
     out = [_council(rs, spec) for rs in groups.values()]
-    out.sort(key=lambda c: (c["council"].casefold(), c["code"]))
+    out.sort(key=lambda c: (c.council.casefold(), c.code))
     return out
 
 
-def _council(rs: list[Respondent], spec: Spec) -> dict:
-    aspects = []
-    for i, a in enumerate(spec.aspects):
-        aspects.append({
-            "id": a.id,
-            "name": a.name,
-            "room_for_manoeuvre": _mean(r.rooms[i] for r in rs),
-            "controllability": _mean(r.controllability[i] for r in rs),
-            "respondents_scored": sum(r.rooms[i] is not None for r in rs),
-        })
-    scored = [a["room_for_manoeuvre"] for a in aspects if a["room_for_manoeuvre"] is not None]
-    overall = sum(scored) / len(scored) if len(scored) >= MIN_SCORED_ASPECTS else None
+def _council(rs: list[Respondent], spec: Spec) -> CouncilSummary:
+    aspects = tuple(CouncilAspect(a.id, a.name, _mean(r.rooms[i] for r in rs),
+                                  _mean(r.controllability[i] for r in rs), sum(r.rooms[i] is not None for r in rs))
+                    for i, a in enumerate(spec.aspects))
     fits = {m.id: _mean(r.fits[k] for r in rs) for k, m in enumerate(spec.models)}
-    order = sorted((m for m in spec.models if fits[m.id] is not None), key=lambda m: -fits[m.id])
-    rank = {m.id: i + 1 for i, m in enumerate(order)}
-    models = [{"id": m.id, "name": m.name, "fit": fits[m.id], "rank": rank.get(m.id),
-               "short_list": rank.get(m.id, SHORT_LIST + 1) <= SHORT_LIST}
-              for m in sorted(spec.models, key=lambda m: rank.get(m.id, len(spec.models) + 1))]
+    rank = ranks(fits, [m.id for m in spec.models])
+    last = len(spec.models) + 1
+    models = tuple(CouncilModel(m.id, m.name, fits[m.id], rank[m.id], (rank[m.id] or last) <= SHORT_LIST)
+                   for m in sorted(spec.models, key=lambda m: rank[m.id] or last))
     first = rs[0]
     named = [(respondent_label(r.respondent, r.organisation, i), r.ratings) for i, r in enumerate(rs)]
-    return {
-        "council": first.council,
-        "code": first.code,
-        "respondents": [r.respondent for r in rs],
-        "organisations": [r.organisation for r in rs],
-        "files": [r.file for r in rs],
-        "combined": COMBINED.format(min=MIN_SCORED_ASPECTS, spec=spec.id, version=spec.version),
-        "aspects": aspects,
-        "overall_room_for_manoeuvre": overall,
-        "models": models,
-        "divergence": divergence(named, spec) if len(rs) > 1 else [],
-        "agreement": agreement(named, spec) if len(rs) > 1 else [],
-    }
+    return CouncilSummary(
+        council=first.council, code=first.code,
+        respondents=tuple(r.respondent for r in rs), organisations=tuple(r.organisation for r in rs),
+        files=tuple(r.file for r in rs),
+        combined=COMBINED.format(min=MIN_SCORED_ASPECTS, spec=spec.id, version=spec.version),
+        aspects=aspects, overall_room_for_manoeuvre=overall([a.room_for_manoeuvre for a in aspects]),
+        models=models,
+        divergence=tuple(divergence(named, spec)) if len(rs) > 1 else (),
+        agreement=tuple(agreement(named, spec)) if len(rs) > 1 else ())

@@ -13,11 +13,23 @@ from enum import StrEnum
 from .model import Cell, Severity
 
 
-class SpecError(Exception):
+class ScoaError(Exception):
+    """A problem with what the user gave the tool (a file, a folder, an option), explained in words.
+
+    The command line turns these into "Error: ..." and exit status 1; anything else is a bug and shows
+    its traceback.
+    """
+
+
+class SpecError(ScoaError):
     """A spec file that cannot be used: names the file, the key path and what is wrong."""
 
 
-class ReturnUnreadable(Exception):
+class InputError(ScoaError):
+    """An input other than a return that cannot be used: a folder, a register, a set of returns."""
+
+
+class ReturnUnreadable(ScoaError):
     """A file that cannot be read as a return at all; carries the issue that explains why."""
 
     def __init__(self, issue: Issue):

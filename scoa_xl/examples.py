@@ -16,13 +16,18 @@ import random
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import layout as L
-from .batch import write_atomic
+from .fileio import write_atomic
 from .generate import Prefill, generate
-from .model import CONTROL_IDS, FactorAnswer, Identity, Spec
+from .model import CONTROL_IDS, FactorAnswer, Identity, Spec, is_inhibitor, is_supporter
 from .register import Council, load_register
 from .resources import data_dir
+
+if TYPE_CHECKING:
+    from .batch import Progress
+    from .results import BatchResult
 
 ISSUED = dt.date(2025, 1, 13)
 SEED = 20250113
@@ -83,12 +88,12 @@ def _answers(spec: Spec, rng: random.Random, climate: float, *, share: float = 1
             rating = min(5, max(1, round(rng.gauss(climate + shift, 0.9))))
             importance = rng.choice((None, None, 1, 2, 3))
             control = boost = None
-            if rating <= 2:
+            if is_inhibitor(rating):
                 if missing_category:
                     missing_category -= 1
                 else:
                     control = rng.choices(CONTROL_IDS, weights=(3, 4, 2, 1))[0]
-            elif rating >= 4:
+            elif is_supporter(rating):
                 boost = rng.random() < 0.6
             factors[f.id] = FactorAnswer(f.id, rating, importance, control, boost, rng.choice(_EVIDENCE))
     texts = {a.id: {"discussion": rng.choice(_DISCUSSION), "strengths": rng.choice(_STRENGTHS),
@@ -207,9 +212,11 @@ def make_examples(folder: Path, spec: Spec, register: Path | None = None, seed: 
     return out
 
 
-def run_demo(out: Path, spec: Spec, *, progress: bool = True, jobs: int | None = None):
+def run_demo(out: Path, spec: Spec, *, progress: Progress | None = None,
+             jobs: int | None = None) -> tuple[list, BatchResult]:
     """Make the example inbox in OUT/returns and run the batch on it into OUT; return the BatchResult."""
-    from .batch import DEFAULT_JOBS, run_batch
+    from .batch import run_batch
+    from .workers import DEFAULT_JOBS
 
     out = Path(out)
     inbox = out / "returns"

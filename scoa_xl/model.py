@@ -1,4 +1,8 @@
-"""The domain objects every stage passes along: the spec, a return, and its scores."""
+"""The domain objects every stage passes along: the spec, a return, and its scores.
+
+The bottom layer: it imports nothing of the package, and every rule about these objects that more than one
+stage needs (which statuses are live, what makes a rating an inhibitor) is written here once.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,24 @@ class Status(StrEnum):
     DUPLICATE = "duplicate"
     SUPERSEDED = "superseded"
 
+    @property
+    def is_live(self) -> bool:
+        """A return whose answers stand (valid, with queries, or with errors): not a copy, an old or a broken file."""
+        return self in _LIVE
+
+    @property
+    def is_usable(self) -> bool:
+        """A live return with no errors: its figures can be counted."""
+        return self in (Status.VALID, Status.QUERIES)
+
+    @property
+    def is_failure(self) -> bool:
+        """A return that must be fixed (an error) or could not be read: exit status 1."""
+        return self in (Status.INVALID, Status.UNREADABLE)
+
+
+_LIVE = frozenset({Status.VALID, Status.QUERIES, Status.INVALID})
+
 
 class FieldKind(StrEnum):
     IDENTITY = "identity"
@@ -34,6 +56,18 @@ class FieldKind(StrEnum):
 
 CONTROL_IDS = ("in_control", "influenceable", "out_of_control", "needs_innovation")
 CONTROLLABLE = ("in_control", "influenceable")
+INHIBITING = (1, 2)  # ratings that hold a commissioner back
+SUPPORTING = (4, 5)  # ratings that support them
+
+
+def is_inhibitor(rating: int | None) -> bool:
+    """A factor rated 1-2 holds the commissioner back (and takes a control category)."""
+    return rating in INHIBITING
+
+
+def is_supporter(rating: int | None) -> bool:
+    """A factor rated 4-5 supports the commissioner (and takes a yes/no "could we boost it?")."""
+    return rating in SUPPORTING
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +111,7 @@ class Risk:
 
 
 @dataclass(frozen=True, slots=True)
-class Model:
+class CommissioningModel:
     id: str
     name: str
     focus: str
@@ -107,7 +141,7 @@ class Spec:
     priority: tuple[Choice, ...]
     text_prompts: tuple[TextPrompt, ...]
     aspects: tuple[Aspect, ...]
-    models: tuple[Model, ...]
+    models: tuple[CommissioningModel, ...]
     readiness_share: float
     priority_share: float
     migrations: tuple[Migration, ...]
@@ -157,6 +191,14 @@ class FactorAnswer:
     evidence: str
     dont_know: bool = False
     carried: bool = False  # carried forward from last year, not yet confirmed
+
+    @property
+    def is_inhibitor(self) -> bool:
+        return is_inhibitor(self.rating)
+
+    @property
+    def is_supporter(self) -> bool:
+        return is_supporter(self.rating)
 
 
 @dataclass(frozen=True, slots=True)

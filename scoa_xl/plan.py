@@ -1,4 +1,4 @@
-"""Assessment → the council's annotated commissioning development plan (.xlsx), written with xlsxwriter.
+"""CheckedReturn → the council's annotated commissioning development plan (.xlsx), written with xlsxwriter.
 
 The plan answers the self-assessment's plan questions from the council's own return: what holds it
 back most, what supports it, what it could boost, and what it can do about each constraint given how
@@ -16,14 +16,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .errors import InputError
+from .fileio import TEXT_LIMIT, atomic_output
 from .model import CONTROL_IDS, CONTROLLABLE, Aspect, AspectScore, Factor, FactorAnswer, Return, Scores, Spec
 from .render import paragraphs
 from .score import MIN_SCORED_ASPECTS, SENSITIVITY_STEP, SHORT_LIST, weight_of
 from .styles import Styles
-from .writer import atomic_output, new_workbook, page_setup, radar_chart
+from .writer import new_workbook, page_setup, radar_chart
 
 if TYPE_CHECKING:
-    from .assess import Assessment
+    from .check import CheckedReturn
 
 COVER = "Cover"
 PLAN = "Development plan"
@@ -72,7 +74,6 @@ COVER_TABLE_HEADERS = ("Aspect", "Room for manoeuvre (0-100)", "Controllability 
 COVER_WIDTHS = (36, 14, 14, 10, 10, 12, 12, 12, 14)
 
 HEADER_ROW = 3  # 0-based row of the column headers on every tabular sheet
-TEXT_LIMIT = 32767
 LINE_HEIGHT = 15
 MAX_ROW_HEIGHT = 409
 
@@ -154,15 +155,15 @@ def action_rows(spec: Spec, plans: list[AspectPlan]) -> list[ActionRow]:
     return rows
 
 
-def write_plan(assessment: Assessment, out: Path, *, previous: Assessment | None = None,
-               partners: list[Assessment] | None = None, made_on: dt.date | None = None) -> Path:
+def write_plan(assessment: CheckedReturn, out: Path, *, previous: CheckedReturn | None = None,
+               partners: list[CheckedReturn] | None = None, made_on: dt.date | None = None) -> Path:
     """Write the council's development plan workbook to `out`, whole or not at all.
 
     `previous` (last year's scored return) adds the change since then; `partners` (other respondents'
     scored returns for the same council) adds where they see things differently and what they agree on.
     """
     if assessment.ret is None or assessment.scores is None:
-        raise ValueError(f"{assessment.file}: the return has no scores, so no plan can be written from it")
+        raise InputError(f"{assessment.file}: the return has no scores, so no plan can be written from it")
     out = Path(out)
     prev = previous.scores if previous is not None else None
     others = [p for p in partners or [] if p.ret is not None and p.scores is not None]
@@ -171,8 +172,8 @@ def write_plan(assessment: Assessment, out: Path, *, previous: Assessment | None
     return out
 
 
-def _write(asm: Assessment, prev: Scores | None, path: Path, day: dt.date,
-           partners: list[Assessment] | None = None) -> None:
+def _write(asm: CheckedReturn, prev: Scores | None, path: Path, day: dt.date,
+           partners: list[CheckedReturn] | None = None) -> None:
     ret, scores = asm.ret, asm.scores
     assert ret is not None and scores is not None
     spec = ret.spec
@@ -268,9 +269,9 @@ def _importance_label(spec: Spec, p: PlanFactor) -> str:
 
 
 def _control_or_boost(spec: Spec, answer: FactorAnswer) -> str:
-    if answer.rating in (1, 2):
+    if answer.is_inhibitor:
         return spec.control_label(answer.control) if answer.control in CONTROL_IDS else NO_CATEGORY
-    if answer.rating in (4, 5):
+    if answer.is_supporter:
         if answer.boost is None:
             return "Could boost: not given"
         return "Could boost: " + next(c.label for c in spec.boost if c.value is answer.boost)
@@ -299,7 +300,7 @@ def _write_lists(wb, ws, st: Styles) -> str:
 # ---------------------------------------------------------------- cover
 
 
-def _summary_context(asm: Assessment, prev: Scores | None, plans: list[AspectPlan]) -> dict:
+def _summary_context(asm: CheckedReturn, prev: Scores | None, plans: list[AspectPlan]) -> dict:
     ret, scores = asm.ret, asm.scores
     assert ret is not None and scores is not None
     spec = ret.spec
@@ -357,7 +358,7 @@ def _summary_context(asm: Assessment, prev: Scores | None, plans: list[AspectPla
     }
 
 
-def _status_text(asm: Assessment) -> str:
+def _status_text(asm: CheckedReturn) -> str:
     if not asm.issues:
         return "Passed every check"
     parts = []
@@ -368,7 +369,7 @@ def _status_text(asm: Assessment) -> str:
     return f"{' and '.join(parts)} to confirm: see \"{CONFIRM}\""
 
 
-def _write_cover(ws, asm: Assessment, prev: Scores | None, plans: list[AspectPlan], st: Styles,
+def _write_cover(ws, asm: CheckedReturn, prev: Scores | None, plans: list[AspectPlan], st: Styles,
                  day: dt.date, aspect_rows: dict[str, int]) -> int:
     """The cover; returns the 0-based row of the aspect table's header (the radar chart reads it)."""
     ret, scores = asm.ret, asm.scores
@@ -702,7 +703,7 @@ def _write_fit(wb, ws, spec: Spec, scores: Scores, st: Styles, cover_table_top: 
 # ---------------------------------------------------------------- what to confirm
 
 
-def _write_confirm(ws, asm: Assessment, st: Styles) -> None:
+def _write_confirm(ws, asm: CheckedReturn, st: Styles) -> None:
     last_col = len(CONFIRM_HEADERS) - 1
     page_setup(ws, "What to confirm", repeat=HEADER_ROW)
     _widths(ws, CONFIRM_WIDTHS)
@@ -731,7 +732,7 @@ def _write_confirm(ws, asm: Assessment, st: Styles) -> None:
     ws.print_area(0, 0, r, last_col)
 
 
-def _write_partners(ws, asm: Assessment, partners: list[Assessment], st: Styles) -> None:
+def _write_partners(ws, asm: CheckedReturn, partners: list[CheckedReturn], st: Styles) -> None:
     """Where this council's respondents see things differently (prompts for a conversation), and common ground."""
     from .consolidate import DIVERGENCE_POINTS, agreement, divergence, respondent_label
 
@@ -759,10 +760,10 @@ def _write_partners(ws, asm: Assessment, partners: list[Assessment], st: Styles)
     differ = divergence(named, spec)
     for d in differ:
         row += 1
-        ws.write_string(row, 0, aspect_names[d["aspect"]], st["plain_cell"])
-        ws.write_string(row, 1, d["statement"], st["plain_cell"])
-        for k, r in enumerate(d["ratings"]):
-            ws.write_string(row, 2 + k, labels.get(r["rating"], "Not rated") if r["rating"] else "Not rated",
+        ws.write_string(row, 0, aspect_names[d.aspect], st["plain_cell"])
+        ws.write_string(row, 1, d.statement, st["plain_cell"])
+        for k, r in enumerate(d.ratings):
+            ws.write_string(row, 2 + k, labels.get(r.rating, "Not rated") if r.rating else "Not rated",
                             st["plain_cell"])
         ws.write_string(row, 2 + len(named), "What do you each see that leads to a different rating, and what "
                         "would you need to agree on it?", st["plain_cell"])
@@ -777,9 +778,9 @@ def _write_partners(ws, asm: Assessment, partners: list[Assessment], st: Styles)
         ws.write_string(row, col, text, st["header"])
     for d in same:
         row += 1
-        ws.write_string(row, 0, aspect_names[d["aspect"]], st["plain_cell"])
-        ws.write_string(row, 1, d["statement"], st["plain_cell"])
-        ws.write_string(row, 2, labels.get(d["rating"], ""), st["plain_cell"])
+        ws.write_string(row, 0, aspect_names[d.aspect], st["plain_cell"])
+        ws.write_string(row, 1, d.statement, st["plain_cell"])
+        ws.write_string(row, 2, labels.get(d.rating, ""), st["plain_cell"])
     if not same:
         row += 1
         ws.write_string(row, 0, "No factor was rated the same by everyone yet.", st["text"])

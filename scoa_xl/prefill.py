@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .consolidate import respondent_label
+from .errors import InputError
 from .generate import Prefill, generate
-from .model import FactorAnswer, Identity, Return, Spec
+from .model import FactorAnswer, Identity, Return, Spec, is_inhibitor, is_supporter
 
 if TYPE_CHECKING:
-    from .assess import Assessment
+    from .check import CheckedReturn
 
 DIFFER_MARK = "Partners differ - please settle: "
 
@@ -63,8 +64,8 @@ def agree(returns: Sequence[Return], spec: Spec, names: Sequence[str]) -> Prefil
                                       for attr in ("importance", "control", "boost"))
         evidence = "\n".join(f"[{n}] {a.evidence}" for n, a in answers if a and a.evidence)
         if rating is not None or evidence or importance or control or boost is not None:
-            factors[f.id] = FactorAnswer(f.id, rating, importance, control if rating in (1, 2) else None,
-                                         boost if rating in (4, 5) else None, evidence)
+            factors[f.id] = FactorAnswer(f.id, rating, importance, control if is_inhibitor(rating) else None,
+                                         boost if is_supporter(rating) else None, evidence)
     texts = {a.id: {p.id: "\n".join(f"[{n}] {r.texts.get(a.id, {}).get(p.id, '')}"
                                     for n, r in zip(names, returns, strict=True)
                                     if r.texts.get(a.id, {}).get(p.id))
@@ -83,18 +84,18 @@ def agree(returns: Sequence[Return], spec: Spec, names: Sequence[str]) -> Prefil
                    notes=tuple(notes), flagged=flagged)
 
 
-def _readable(path: Path, spec: Spec) -> Assessment:
-    from .assess import assess
+def _readable(path: Path, spec: Spec) -> CheckedReturn:
+    from .check import check_return
 
-    a = assess(path, spec)
+    a = check_return(path, spec)
     if a.ret is None or a.scores is None:
         errors = "; ".join(f"{i.location or 'file'}: {i.message}" for i in a.issues if i.severity.value == "error")
-        raise ValueError(f"{path}: cannot carry answers from this return ({errors or a.status.value})")
+        raise InputError(f"{path}: cannot carry answers from this return ({errors or a.status.value})")
     return a
 
 
 def next_year(last: Path, spec: Spec, out: Path, identity: Identity | None = None,
-              day: dt.date | None = None) -> tuple[Path, Assessment]:
+              day: dt.date | None = None) -> tuple[Path, CheckedReturn]:
     """Write next year's workbook from last year's return: every answer carried forward, marked to confirm."""
     a = _readable(Path(last), spec)
     assert a.ret is not None
@@ -108,12 +109,12 @@ def next_year(last: Path, spec: Spec, out: Path, identity: Identity | None = Non
 def agreed_return(paths: Sequence[Path], spec: Spec, out: Path, day: dt.date | None = None) -> tuple[Path, list]:
     """Write one workbook for the group: prefilled where the respondents agree, flagged where they do not."""
     if len(paths) < 2:
-        raise ValueError("an agreed return needs the returns of at least two respondents")
+        raise InputError("an agreed return needs the returns of at least two respondents")
     assessed = [_readable(Path(p), spec) for p in paths]
     rets = [a.ret for a in assessed]
     councils = {(r.identity.council_code or r.identity.council.casefold()) for r in rets}
     if len(councils) > 1:
-        raise ValueError("these returns are from different councils: "
+        raise InputError("these returns are from different councils: "
                          + ", ".join(sorted({r.identity.council or "(not named)" for r in rets})))
     names = [respondent_label(r.identity.respondent, r.identity.organisation, i) for i, r in enumerate(rets)]
     first = rets[0].identity

@@ -14,7 +14,6 @@ What a parser would be made to do is bounded here, before it runs:
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import re
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Code, ReturnUnreadable, issue
+from .fileio import file_sha256  # noqa: F401 - part of pre-flight's interface
 
 MAX_FILE_BYTES = 25 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
@@ -537,21 +537,3 @@ def _biff_sheet_cells(stream: bytes, pos: int, strings: int) -> tuple[int, int]:
             continue
         max_row, max_col = max(max_row, row + 1), max(max_col, col + 1)
     return max(max_row * max_col, reserved), p - pos
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of an ordinary file, read without blocking ('' for a pipe, device or unreadable file).
-
-    Opening a named pipe normally waits for a writer forever; this never does.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return ""
-            h = hashlib.sha256()
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest()
-    except OSError:
-        return ""

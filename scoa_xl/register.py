@@ -1,4 +1,8 @@
-"""The register of councils (name, ONS code, region): who is expected to return."""
+"""The register of councils (name, ONS code, region): who is expected to return.
+
+Also the one rule for "the same council": by ONS code where one is known, else by the name, case and
+spacing aside (`council_key`); and a register's `match` for a council as a return names it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .clean import clean_text
+from .errors import InputError
 from .resources import default_register_path
 
 
@@ -26,7 +31,7 @@ def load_register(path: Path | None = None) -> tuple[Council, ...]:
         reader = csv.DictReader(fh)
         cols = {c.strip().casefold(): c for c in reader.fieldnames or []}
         if "name" not in cols or "code" not in cols:
-            raise ValueError(f"{path}: a register needs the columns name and code; found "
+            raise InputError(f"{path}: a register needs the columns name and code; found "
                              f"{', '.join(reader.fieldnames or []) or 'none'}")
         out = []
         for row in reader:
@@ -37,9 +42,44 @@ def load_register(path: Path | None = None) -> tuple[Council, ...]:
     return tuple(out)
 
 
+def normal_name(name: str) -> str:
+    """A name as compared: case, repeated and odd spaces aside."""
+    return " ".join(clean_text(name).split()).casefold()
+
+
+def council_key(code: str, name: str) -> str:
+    """Councils are the same when their ONS codes are; on the name only where no code is known."""
+    return clean_text(code).upper() or normal_name(name)
+
+
+class Register:
+    """A register loaded for matching (empty when none is given and the bundled one cannot be read)."""
+
+    def __init__(self, councils: tuple[Council, ...]):
+        self.councils = councils
+        self._by_code = {c.code.upper(): c for c in councils if c.code}
+        self._by_name = {normal_name(c.name): c for c in councils}
+
+    @classmethod
+    def load(cls, path: Path | None) -> Register:
+        """The register at `path` (a bad one is an InputError); without a path, the bundled one, if it reads."""
+        if path is not None:
+            return cls(load_register(Path(path)))
+        try:
+            return cls(load_register(None))
+        except (OSError, InputError):
+            return cls(())
+
+    def match(self, code: str, name: str) -> Council | None:
+        """The council a return names: by its code when it gives one, else by its name."""
+        code = clean_text(code).upper()
+        if code:
+            return self._by_code.get(code)
+        return self._by_name.get(normal_name(name))
+
+
 def find_council(name_or_code: str, path: Path | None = None) -> Council | None:
-    key = clean_text(name_or_code).casefold()
-    for c in load_register(path):
-        if key in (c.code.casefold(), c.name.casefold()):
-            return c
-    return None
+    """A council by its name or its ONS code."""
+    text = clean_text(name_or_code)
+    reg = Register(load_register(path))
+    return reg.match(text, "") or reg.match("", text)

@@ -45,7 +45,7 @@ def aspect_room(spec: Spec, aspect_id: str, answers: Mapping[str, FactorAnswer])
 def controllability(spec: Spec, aspect_id: str, answers: Mapping[str, FactorAnswer]) -> float | None:
     """Share (0-100) of the aspect's inhibitors that are in our control or influenceable."""
     inhibitors = [answers[f.id] for f in spec.aspect(aspect_id).factors
-                  if f.id in answers and answers[f.id].rating in (1, 2)]
+                  if f.id in answers and answers[f.id].is_inhibitor]
     if not inhibitors:
         return None
     return sum(a.control in CONTROLLABLE for a in inhibitors) / len(inhibitors) * 100
@@ -90,6 +90,16 @@ def _ranked(fits: Mapping[str, float | None], order: list[str]) -> list[str]:
     """Model ids best first; ties keep the spec's order; models with no fit last."""
     pos = {mid: i for i, mid in enumerate(order)}
     return sorted(order, key=lambda mid: (fits[mid] is None, -(fits[mid] or 0.0), pos[mid]))
+
+
+def ranks(fits: Mapping[str, float | None], order: list[str]) -> dict[str, int | None]:
+    """Each model's rank (1 = best fit; ties in the spec's order), or None where it has no fit.
+
+    The one ranking rule: for one return, for a council's combined figures, and as the workbook shows it."""
+    out: dict[str, int | None] = {mid: None for mid in order}
+    for i, mid in enumerate(m for m in _ranked(fits, order) if fits[m] is not None):
+        out[mid] = i + 1
+    return out
 
 
 def _top(fits: Mapping[str, float | None], order: list[str]) -> set[str]:
@@ -145,26 +155,24 @@ def score_answers(spec: Spec, answers: Mapping[str, FactorAnswer], priorities: M
     for aspect in spec.aspects:
         room, answered = aspect_room(spec, aspect.id, answers)
         rooms[aspect.id] = room
-        inhibitors = tuple(f.id for f in aspect.factors if f.id in answers and answers[f.id].rating in (1, 2))
-        supporters = tuple(f.id for f in aspect.factors if f.id in answers and answers[f.id].rating in (4, 5))
+        inhibitors = tuple(f.id for f in aspect.factors if f.id in answers and answers[f.id].is_inhibitor)
+        supporters = tuple(f.id for f in aspect.factors if f.id in answers and answers[f.id].is_supporter)
         aspects.append(AspectScore(aspect.id, aspect.name, room, controllability(spec, aspect.id, answers),
                                    answered, len(aspect.factors), inhibitors, supporters))
     fits = _fits(spec, rooms, priorities)
     order = [m.id for m in spec.models]
     ranked = _ranked(fits, order)
+    rank_of = ranks(fits, order)
     flagged = sensitive_models(spec, rooms, priorities)
     by_id = {m.id: m for m in spec.models}
     models = []
-    rank = 0
     for mid in ranked:
         m = by_id[mid]
         ready = readiness(m.profile, rooms)
         prio = priority_fit(priorities.get(mid))
         fit = fits[mid]
-        if fit is not None:
-            rank += 1
         reasons, carried, held = _reasons(spec, m, rooms, prio, ready)
-        models.append(ModelFit(mid, m.name, ready, prio, fit, rank if fit is not None else None,
+        models.append(ModelFit(mid, m.name, ready, prio, fit, rank_of[mid],
                                mid in flagged, reasons, carried, held))
     factor_scores = {f.id: factor_score(answers[f.id].rating if f.id in answers else None) for f in spec.factors}
     return Scores(council, spec.id, spec.version, tuple(aspects), overall(list(rooms.values())), tuple(models),

@@ -12,7 +12,7 @@ import yaml
 
 from .errors import SpecError
 from .layout import COVER, HOW, LISTS, MODELS, SCORES
-from .model import CONTROL_IDS, Aspect, Choice, Factor, Migration, Model, Risk, Spec, TextPrompt
+from .model import CONTROL_IDS, Aspect, Choice, CommissioningModel, Factor, Migration, Risk, Spec, TextPrompt
 from .resources import default_spec_path, specs_dir
 
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
@@ -202,7 +202,8 @@ def _load(path: Path, _version: tuple[int, int] | None = None) -> Spec:
             raise ck.fail(f"{w}.profile", "every weight is 0; the model must rely on at least one aspect")
         risks = tuple(Risk(ck.get(r, "risk", f"{w}.risks[{k}]"), ck.get(r, "mitigation", f"{w}.risks[{k}]"))
                       for k, r in enumerate(m.get("risks") or []))
-        models.append(Model(mid, name, str(m.get("focus", "")), {a: profile[a] for a in aspect_ids}, risks))
+        models.append(CommissioningModel(mid, name, str(m.get("focus", "")), {a: profile[a] for a in aspect_ids},
+                                         risks))
     if not models:
         raise ck.fail("models", "at least one model is needed")
 

@@ -11,20 +11,17 @@ import math
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 from xlsxwriter.utility import xl_range_abs
 
-from .model import CONTROL_IDS, Status
+from .fileio import TEXT_LIMIT, atomic_output
+from .model import CONTROL_IDS, Status, is_inhibitor
 from .register import Council
+from .results import BatchResult, FileRecord
 from .styles import Styles
-from .writer import atomic_output, new_workbook, page_setup
+from .writer import new_workbook, page_setup
 
-if TYPE_CHECKING:
-    from .batch import BatchResult, FileResult
-
-TEXT_LIMIT = 32767
 # A diverging purple-orange scale: readable for the common kinds of colour blindness, and every
 # coloured cell also shows its number.
 LOW, MID, HIGH = "#fdb863", "#f7f7f7", "#b2abd2"
@@ -47,7 +44,7 @@ def write_summary(result: BatchResult, out: Path, register: Sequence[Council] | 
 # Data shaping (pandas)
 
 
-def returns_frame(files: Sequence[FileResult]) -> pd.DataFrame:
+def returns_frame(files: Sequence[FileRecord]) -> pd.DataFrame:
     rows = []
     for f in files:
         rows.append({
@@ -76,7 +73,7 @@ def returns_frame(files: Sequence[FileResult]) -> pd.DataFrame:
         "Duplicate of / Superseded by", "Counted in figures", "Note", "Plan", "Feedback"])
 
 
-def _why_not_counted(f: FileResult) -> str:
+def _why_not_counted(f: FileRecord) -> str:
     if f.counted or f.status in (Status.SKIPPED, Status.DUPLICATE, Status.SUPERSEDED, Status.UNREADABLE):
         return ""
     if f.status == Status.INVALID:
@@ -100,13 +97,13 @@ def scores_frame(result: BatchResult) -> pd.DataFrame:
         row.update((f"Controllability: {n}", v) for n, v in zip(names, f.controllability, strict=True))
         rows.append(row)
     for c in result.councils:
-        if len(c["files"]) < 2:
+        if len(c.files) < 2:
             continue
-        row = {"Council": c["council"], "Code": c["code"],
-               "Respondent": f"All {len(c['files'])} respondents (mean)", "File": ""}
-        row.update({a["name"]: a["room_for_manoeuvre"] for a in c["aspects"]})
-        row["Overall room for manoeuvre"] = c["overall_room_for_manoeuvre"]
-        row.update({f"Controllability: {a['name']}": a["controllability"] for a in c["aspects"]})
+        row = {"Council": c.council, "Code": c.code,
+               "Respondent": f"All {len(c.files)} respondents (mean)", "File": ""}
+        row.update({a.name: a.room_for_manoeuvre for a in c.aspects})
+        row["Overall room for manoeuvre"] = c.overall_room_for_manoeuvre
+        row.update({f"Controllability: {a.name}": a.controllability for a in c.aspects})
         rows.append(row)
     columns = ["Council", "Code", "Respondent", "File", *names, "Overall room for manoeuvre",
                *[f"Controllability: {n}" for n in names]]
@@ -124,9 +121,9 @@ def _council_values(result: BatchResult) -> pd.DataFrame:
     """One row per counted council: each aspect's combined room for manoeuvre, and overall."""
     rows = []
     for c in result.councils:
-        row = {"Council": c["council"]}
-        row.update({a["name"]: a["room_for_manoeuvre"] for a in c["aspects"]})
-        row["Overall room for manoeuvre"] = c["overall_room_for_manoeuvre"]
+        row = {"Council": c.council}
+        row.update({a.name: a.room_for_manoeuvre for a in c.aspects})
+        row["Overall room for manoeuvre"] = c.overall_room_for_manoeuvre
         rows.append(row)
     return pd.DataFrame(rows, columns=["Council", *[a.name for a in result.spec.aspects],
                                        "Overall room for manoeuvre"])
@@ -155,7 +152,7 @@ def constraints_frame(result: BatchResult) -> pd.DataFrame:
     for a in spec.aspects:
         for fac in a.factors:
             rated = [f for f in counted if f.ratings.get(fac.id) is not None]
-            held = [f for f in rated if f.ratings.get(fac.id) in (1, 2)]
+            held = [f for f in rated if is_inhibitor(f.ratings.get(fac.id))]
             row = {"Aspect": a.name, "Factor id": fac.id, "Factor": fac.statement,
                    "Times an inhibitor": len(held), "Returns that rated it": len(rated),
                    "Share of those returns (%)": len(held) / len(rated) * 100 if rated else None}
@@ -175,12 +172,12 @@ def models_frame(result: BatchResult) -> pd.DataFrame:
     fits: dict[str, list[float]] = {m.id: [] for m in spec.models}
     top: dict[str, int] = {m.id: 0 for m in spec.models}
     for c in result.councils:
-        for m in c["models"]:
-            if m["fit"] is not None:
-                fits[m["id"]].append(m["fit"])
-            if m["short_list"]:
-                top[m["id"]] += 1
-    n = sum(any(m["fit"] is not None for m in c["models"]) for c in result.councils)
+        for m in c.models:
+            if m.fit is not None:
+                fits[m.id].append(m.fit)
+            if m.short_list:
+                top[m.id] += 1
+    n = sum(any(m.fit is not None for m in c.models) for c in result.councils)
     rows = [{"Model": m.name, "Councils with a fit": len(fits[m.id]),
              "Mean fit": sum(fits[m.id]) / len(fits[m.id]) if fits[m.id] else None,
              "Lowest fit": min(fits[m.id]) if fits[m.id] else None,
@@ -191,7 +188,7 @@ def models_frame(result: BatchResult) -> pd.DataFrame:
     return df.sort_values("Mean fit", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
 
 
-def issues_frame(files: Sequence[FileResult]) -> pd.DataFrame:
+def issues_frame(files: Sequence[FileRecord]) -> pd.DataFrame:
     rows = [{"File": f.file, "Council": f.council_name, "Respondent": f.respondent,
              "Status": f.status.value if f.status else "", "Severity": i.severity.value, "Code": i.code.value,
              "Sheet": i.sheet, "Cell": i.cell, "Problem": i.title, "Found": i.found, "Expected": i.expected,
@@ -207,7 +204,7 @@ TRACKER_STATES = ("valid", "with queries", "invalid", "missing")
 def tracker_frames(result: BatchResult, register: Sequence[Council]) -> tuple[pd.DataFrame, pd.DataFrame,
                                                                                  pd.DataFrame]:
     """Expected councils and how far each has got; the same by region; returns naming no listed council."""
-    live = [f for f in result.files if f.status in (Status.VALID, Status.QUERIES, Status.INVALID)]
+    live = [f for f in result.files if f.live]
     codes = {c.code.upper() for c in register}
     rows = []
     for c in register:
@@ -427,18 +424,18 @@ def partners_frame(result: BatchResult) -> pd.DataFrame:
     aspects = {a.id: a.name for a in result.spec.aspects}
     rows = []
     for c in result.councils:
-        if len(c["respondents"]) < 2:
+        if len(c.respondents) < 2:
             continue
-        who = "; ".join(r or "(not named)" for r in c["respondents"])
-        if not c["divergence"]:
-            rows.append({"Council": c["council"], "Code": c["code"], "Respondents": who, "Aspect": "",
+        who = "; ".join(r or "(not named)" for r in c.respondents)
+        if not c.divergence:
+            rows.append({"Council": c.council, "Code": c.code, "Respondents": who, "Aspect": "",
                          "Factor id": "", "Factor": "No factor rated two or more points apart", "Ratings": "",
-                         "Gap": None, "Agreed factors": len(c["agreement"])})
-        for d in c["divergence"]:
-            ratings = "; ".join(f"{r['respondent']}: {labels.get(r['rating']) or 'not rated'}" for r in d["ratings"])
-            rows.append({"Council": c["council"], "Code": c["code"], "Respondents": who,
-                         "Aspect": aspects[d["aspect"]], "Factor id": d["factor"], "Factor": d["statement"],
-                         "Ratings": ratings, "Gap": d["spread"], "Agreed factors": len(c["agreement"])})
+                         "Gap": None, "Agreed factors": len(c.agreement)})
+        for d in c.divergence:
+            ratings = "; ".join(f"{r.respondent}: {labels.get(r.rating) or 'not rated'}" for r in d.ratings)
+            rows.append({"Council": c.council, "Code": c.code, "Respondents": who,
+                         "Aspect": aspects[d.aspect], "Factor id": d.factor, "Factor": d.statement,
+                         "Ratings": ratings, "Gap": d.spread, "Agreed factors": len(c.agreement)})
     return pd.DataFrame(rows, columns=["Council", "Code", "Respondents", "Aspect", "Factor id", "Factor", "Ratings",
                                        "Gap", "Agreed factors"])
 

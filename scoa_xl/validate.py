@@ -7,10 +7,10 @@ import re
 from . import layout as L
 from .clean import DONT_KNOW, NOT_ON_LIST, clean_long_text, clean_text, match_choice, match_rating
 from .errors import Code, Issue, issue, show
-from .model import Cell, FactorAnswer, Identity, Raw, Return, Severity, Spec, Status
+from .fileio import TEXT_LIMIT
+from .model import Cell, FactorAnswer, Identity, Raw, Return, Severity, Spec, Status, is_inhibitor, is_supporter
 from .read import RawReturn
 
-EXCEL_TEXT_LIMIT = 32767
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # "=SUM(", "@cmd", "+cmd|...", "-2+3": the shapes that become formulas. A bullet ("- see p. 4") does not.
 _FORMULA_LIKE = re.compile(r"^(?:[=@]|[+-](?=\S)[\w.$]*[(!|+\-*/^])")
@@ -37,8 +37,8 @@ def _text(raw: Raw, issues: list[Issue], clean=clean_long_text) -> str:
     """Typed text as a spreadsheet cell can hold it, with a query for whatever had to change or looks odd."""
     value = raw.value
     length = len(value) if isinstance(value, str) else 0
-    if length > 2 * EXCEL_TEXT_LIMIT:
-        value = value[:2 * EXCEL_TEXT_LIMIT]  # no need to tidy megabytes that cannot be kept
+    if length > 2 * TEXT_LIMIT:
+        value = value[:2 * TEXT_LIMIT]  # no need to tidy megabytes that cannot be kept
     text = clean(value)
     if not text:
         return ""
@@ -47,12 +47,12 @@ def _text(raw: Raw, issues: list[Issue], clean=clean_long_text) -> str:
         text = _CONTROL_CHARS.sub("", text)
         changed.append("control characters (removed)")
     length = max(length, len(text))
-    if length > EXCEL_TEXT_LIMIT:
-        text = text[:EXCEL_TEXT_LIMIT]
-        changed.append(f"{length:,} characters (the first {EXCEL_TEXT_LIMIT:,} were kept)")
+    if length > TEXT_LIMIT:
+        text = text[:TEXT_LIMIT]
+        changed.append(f"{length:,} characters (the first {TEXT_LIMIT:,} were kept)")
     if changed:
         issues.append(issue(Code.TEXT_001, raw.cell, found=" and ".join(changed),
-                            expected=f"plain text of at most {EXCEL_TEXT_LIMIT:,} characters"))
+                            expected=f"plain text of at most {TEXT_LIMIT:,} characters"))
     if _FORMULA_LIKE.match(text):
         issues.append(issue(Code.TEXT_002, raw.cell, found=show(text), expected="plain text"))
     return text
@@ -114,10 +114,10 @@ def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Re
             control = _choice(c_raw, spec.control, Code.VAL_003, issues)
             boost = _choice(b_raw, spec.boost, Code.VAL_004, issues)
             # A value off the list is reported once, as off the list, not again as a missing answer.
-            if rating in (1, 2) and control is None and c_raw.cell and not clean_text(c_raw.value):
+            if is_inhibitor(rating) and control is None and c_raw.cell and not clean_text(c_raw.value):
                 issues.append(issue(Code.ANS_001, c_raw.cell, found="a blank cell",
                                     expected=_labels(spec.control)))
-            if rating in (4, 5) and boost is None and b_raw.cell and not clean_text(b_raw.value):
+            if is_supporter(rating) and boost is None and b_raw.cell and not clean_text(b_raw.value):
                 issues.append(issue(Code.ANS_002, b_raw.cell, found="a blank cell", expected='"Yes" or "No"'))
             if control is not None and rating in (3, 4, 5):
                 issues.append(issue(Code.ANS_003, c_raw.cell, found=f"{show(c_raw.value)} with a rating of {rating}",

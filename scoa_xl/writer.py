@@ -9,14 +9,12 @@ formulas recur in every workbook of a register, so each is rewritten once per pr
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
+
+from .fileio import atomic_output  # noqa: F401 - writers open their output through it
 
 SAFE_TEXT = {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False}
 
@@ -44,25 +42,6 @@ class _Workbook(Workbook):
 def new_workbook(path: Path | str, **options) -> Workbook:
     """An xlsxwriter Workbook writing to `path` on close(), with the tool's safe options (and any others given)."""
     return _Workbook(str(path), {**SAFE_TEXT, "in_memory": True, **options})
-
-
-@contextmanager
-def atomic_output(out: Path | str) -> Iterator[Path]:
-    """A temporary path beside `out` to write to; moved into place only when the block finishes.
-
-    So an output is written whole or not at all: an interrupted run leaves the old file (or none),
-    never half a workbook.
-    """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".~scoa-", suffix=out.suffix, dir=out.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def page_setup(ws, header: str = "", *, landscape: bool = True, repeat: int | None = None) -> None:

@@ -17,14 +17,17 @@ from click.testing import CliRunner
 from helpers import fill_workbook
 from python_calamine import CalamineWorkbook
 
-from scoa_xl.assess import assess
-from scoa_xl.batch import FileResult, issue_workbooks, run_batch, safe_filename
+from scoa_xl.batch import run_batch
+from scoa_xl.check import check_return
 from scoa_xl.cli import main
-from scoa_xl.errors import CATALOGUE, Code
+from scoa_xl.errors import CATALOGUE, Code, InputError
+from scoa_xl.fileio import safe_filename
 from scoa_xl.generate import generate
+from scoa_xl.issuing import issue_workbooks
 from scoa_xl.layout import build_layout
 from scoa_xl.model import Identity, Status
 from scoa_xl.office import convert
+from scoa_xl.results import FileRecord
 from scoa_xl.spec import load_spec
 
 SPEC = load_spec()
@@ -91,7 +94,7 @@ EXPECTED = {
     "letter.docx": Status.SKIPPED,  # a zip, like a workbook, but a Word document inside
     "~$leeds.xlsx": Status.SKIPPED,
     ".~lock.kent.xlsx#": Status.SKIPPED,
-    ".hidden.xlsx": Status.SKIPPED,
+    ".hidden.xlsx": Status.DUPLICATE,  # a name starting with a dot is still read: here, a copy of leeds.xlsx
     "outside-link.xlsx": Status.SKIPPED,
     "lo/birmingham.ods": Status.VALID,
     "lo/cornwall.xlsx": Status.VALID,
@@ -155,12 +158,12 @@ def messy(tmp_path_factory, soffice) -> dict:
 
     before = tree_hashes(inbox)
     out = tmp / "out"
-    result = run_batch(inbox, out, SPEC, register=register, jobs=2, progress=False)
+    result = run_batch(inbox, out, SPEC, register=register, jobs=2)
     return {"tmp": tmp, "inbox": inbox, "out": out, "result": result, "before": before, "register": register,
             "originals": {"lo/birmingham.ods": bham, "lo/cornwall.xlsx": corn}}
 
 
-def by_file(result) -> dict[str, FileResult]:
+def by_file(result) -> dict[str, FileRecord]:
     return {f.file: f for f in result.files}
 
 
@@ -186,7 +189,9 @@ def test_skipped_files_say_why(messy):
     files = by_file(messy["result"])
     assert "lock file" in files["~$leeds.xlsx"].reason
     assert "lock file" in files[".~lock.kent.xlsx#"].reason
-    assert "hidden" in files[".hidden.xlsx"].reason
+    # A real return is never skipped for its name alone: this one was read, and is a copy.
+    assert files[".hidden.xlsx"].duplicate_of == "leeds.xlsx"
+    assert "leeds.xlsx" in files[".hidden.xlsx"].reason
     assert "outside the folder" in files["outside-link.xlsx"].reason
     assert files["cover letter.pdf"].reason == "not a spreadsheet (a PDF document)"
     assert files["notes.txt"].reason == "not a spreadsheet (a text file)"
@@ -201,7 +206,9 @@ def test_duplicates_and_resubmissions_are_flagged(messy):
     assert files["leeds-icb.xlsx"].same_workbook_as == ["leeds.xlsx"]
     rows = {r["File"]: r for r in sheet_rows(messy["out"] / "summary.xlsx", "Returns", "File")}
     assert rows["leeds_copy.xlsx"]["Duplicate of / Superseded by"] == "Duplicate of leeds.xlsx"
-    assert rows["manchester.xlsx"]["Duplicate of / Superseded by"] == "Superseded by resubmitted/manchester v2.xlsx"
+    # The row says which rule made the later return the later one (PRODUCT.md "Who a respondent is").
+    assert rows["manchester.xlsx"]["Duplicate of / Superseded by"] == ("Superseded by resubmitted/manchester v2.xlsx "
+                                                                       "(later by date completed)")
     assert rows["resubmitted/manchester v2.xlsx"]["Duplicate of / Superseded by"] == "Supersedes manchester.xlsx"
     assert rows["leeds_copy.xlsx"]["SHA-256"] == rows["leeds.xlsx"]["SHA-256"]
 
@@ -286,11 +293,11 @@ def test_summary_scores_equal_scoa_score(messy):
 def test_libreoffice_resaved_returns_score_as_the_originals(messy):
     files = by_file(messy["result"])
     for rel, original in messy["originals"].items():
-        assert files[rel].score == assess(original, SPEC).scores.to_json()
+        assert files[rel].score == check_return(original, SPEC).scores.to_json()
 
 
 def test_consolidates_respondents_per_council(messy):
-    councils = {c["council"]: c for c in messy["result"].councils}
+    councils = {c.council: c.to_json() for c in messy["result"].councils}
     leeds = councils["Leeds"]
     assert sorted(leeds["respondents"]) == ["Jo Bloggs", "Sam Patel"]
     assert sorted(leeds["files"]) == ["leeds-icb.xlsx", "leeds.xlsx"]
@@ -330,7 +337,7 @@ def test_summary_has_every_sheet_and_says_it_is_partial(messy):
     assert about[1][0].startswith("This summary is partial")
     assert facts["Files found"] == len(EXPECTED)
     assert facts["Files that could not be read (failed)"] == 2
-    assert facts["Files skipped (not a return)"] == 7
+    assert facts["Files skipped (not a return)"] == 6  # .hidden.xlsx is read now (a copy), not skipped by its name
     assert "0.9" in facts["Other form versions found (not counted)"]
     issues = sheet_rows(path, "Issues", "File")
     assert len(issues) == sum(len(f.issues) for f in messy["result"].files)
@@ -353,7 +360,8 @@ def test_batch_json_and_exit_status(messy, tmp_path):
     assert set(data) == {"files", "councils"}
     assert [f["file"] for f in data["files"]] == [f.file for f in messy["result"].files]
     for f in data["files"]:
-        assert set(f) == {"file", "status", "issues", "score"}
+        assert set(f) == {"file", "status", "issues", "score", "source"}
+        assert f["source"] is None  # every file here is a plain file, not an email attachment
         for i in f["issues"]:
             assert {"severity", "code", "sheet", "cell", "message"} <= set(i)
     leeds = next(f for f in data["files"] if f["file"] == "leeds.xlsx")
@@ -367,11 +375,11 @@ def test_rerun_into_the_same_folder_is_safe_with_one_worker(messy, tmp_path):
     inbox = tmp_path / "inbox"
     shutil.copytree(messy["inbox"], inbox, symlinks=True)
     out = tmp_path / "out"
-    first = run_batch(inbox, out, SPEC, register=None, jobs=1, progress=False)
+    first = run_batch(inbox, out, SPEC, register=None, jobs=1)
     plan = out / by_file(first)["kent.xlsx"].plan
     assert plan.is_file()
     (inbox / "kent.xlsx").unlink()
-    second = run_batch(inbox, out, SPEC, register=None, jobs=1, progress=False)
+    second = run_batch(inbox, out, SPEC, register=None, jobs=1)
     assert {f.file: f.status for f in second.files} == {k: v for k, v in EXPECTED.items() if k != "kent.xlsx"}
     assert not plan.exists()  # what the first run wrote for a file now gone is tidied away
     assert len(list((out / "feedback").iterdir())) == len(second.files)
@@ -388,9 +396,9 @@ def test_previous_returns_add_the_change_since_last_year(messy, tmp_path):
     shutil.copyfile(messy["inbox"] / "camden.xlsx.download", inbox / "camden.xlsx")
     blank = generate(SPEC, tmp_path / "blank.xlsx", Identity(), generated_at=DAY)
     fill_workbook(blank, last_year / "leeds 2025.xlsx", answers("Leeds", "Jo Bloggs", "2025-02-02", shift=4))
-    result = run_batch(inbox, tmp_path / "out", SPEC, register=None, progress=False, previous=last_year)
+    result = run_batch(inbox, tmp_path / "out", SPEC, register=None, previous=last_year)
 
-    def cover_text(f: FileResult) -> str:
+    def cover_text(f: FileRecord) -> str:
         wb = CalamineWorkbook.from_path(str(tmp_path / "out" / f.plan))
         return " ".join(str(v) for name in wb.sheet_names for row in wb.get_sheet_by_name(name).to_python()
                         for v in row)
@@ -404,7 +412,7 @@ def test_a_file_over_the_time_limit_is_reported_not_waited_for(messy, tmp_path):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     shutil.copyfile(messy["inbox"] / "leeds.xlsx", inbox / "slow.xlsx")
-    result = run_batch(inbox, tmp_path / "out", SPEC, register=None, jobs=1, progress=False, time_limit=1e-9)
+    result = run_batch(inbox, tmp_path / "out", SPEC, register=None, jobs=1, time_limit=1e-9)
     f, = result.files
     assert f.status == Status.UNREADABLE
     assert [i.code for i in f.issues] == [Code.FILE_006]
@@ -413,8 +421,8 @@ def test_a_file_over_the_time_limit_is_reported_not_waited_for(messy, tmp_path):
 
 
 def test_output_folder_inside_the_inbox_is_refused(messy):
-    with pytest.raises(ValueError, match="outside"):
-        run_batch(messy["inbox"], messy["inbox"] / "out", SPEC, register=None, progress=False)
+    with pytest.raises(InputError, match="outside"):
+        run_batch(messy["inbox"], messy["inbox"] / "out", SPEC, register=None)
     assert tree_hashes(messy["inbox"]) == messy["before"]
 
 
@@ -454,7 +462,7 @@ def test_generate_from_a_register(tmp_path):
     for (name, code, _), r in zip(rows, log, strict=True):
         path = out / r["file"]
         assert path.parent == out and path.suffix == ".xlsx"
-        a = assess(path, SPEC)
+        a = check_return(path, SPEC)
         assert (a.ret.identity.council, a.ret.identity.council_code) == (name, code)
         assert a.ret.workbook_id == r["workbook_id"]
     assert len({r["workbook_id"] for r in log}) == len(rows)

@@ -36,9 +36,10 @@ from python_calamine import CalamineWorkbook
 
 from scoa_xl import layout as L
 from scoa_xl import preflight
-from scoa_xl.batch import NAME_BYTES, discover
 from scoa_xl.errors import CATALOGUE, Code, ReturnUnreadable
+from scoa_xl.fileio import NAME_BYTES
 from scoa_xl.generate import Prefill, generate
+from scoa_xl.inbox import discover
 from scoa_xl.model import CONTROL_IDS, FactorAnswer, Identity
 from scoa_xl.office import convert
 from scoa_xl.spec import load_spec

@@ -14,7 +14,7 @@ from helpers import fill_workbook
 from python_calamine import CalamineWorkbook
 
 from scoa_xl import layout as L
-from scoa_xl.assess import assess
+from scoa_xl.check import check_return
 from scoa_xl.cli import main
 from scoa_xl.consolidate import DIVERGENCE_POINTS
 from scoa_xl.generate import CARRIED_MARK, generate
@@ -118,10 +118,10 @@ def test_agreed_return_is_prefilled_where_partners_agree_and_flagged_where_not(p
     out = tmp_path / "agreed.xlsx"
     result = CliRunner().invoke(main, ["generate", "--from-returns", str(a), str(b), "-o", str(out)])
     assert result.exit_code == 0, result.output
-    agreed = assess(out, SPEC)
+    agreed = check_return(out, SPEC)
     assert agreed.ret.identity.council == "Leeds"
     assert "Ann Lee" in agreed.ret.identity.respondent and "Bo Khan" in agreed.ret.identity.respondent
-    first = assess(a, SPEC)
+    first = check_return(a, SPEC)
     for f in SPEC.factors:
         if f.id in DIFFER or f.id in CLOSE:
             assert agreed.ret.factors[f.id].rating is None, f.id
@@ -155,7 +155,7 @@ def test_next_year_carries_every_answer_scores_the_same_and_asks_for_confirmatio
     out = tmp_path / "leeds-2027.xlsx"
     result = CliRunner().invoke(main, ["generate", "--prefill", str(last), "-o", str(out)])
     assert result.exit_code == 0, result.output
-    before, after = assess(last, SPEC), assess(out, SPEC)
+    before, after = check_return(last, SPEC), check_return(out, SPEC)
     assert after.ret.identity.council == "Leeds" and after.ret.identity.respondent == "Ann Lee"
     for fid, a in before.ret.factors.items():
         b = after.ret.factors[fid]
@@ -169,7 +169,7 @@ def test_next_year_carries_every_answer_scores_the_same_and_asks_for_confirmatio
     assert len(carried) == len(SPEC.factors)
     # The same through LibreOffice.
     resaved = convert([out], tmp_path / "lo", "xlsx")[0]
-    assert assess(resaved, SPEC).scores.to_json() == before.scores.to_json()
+    assert check_return(resaved, SPEC).scores.to_json() == before.scores.to_json()
     # Clearing the marks, as a user would, confirms the answers.
     wb = openpyxl.load_workbook(out)
     for aspect in SPEC.aspects:
@@ -179,7 +179,7 @@ def test_next_year_carries_every_answer_scores_the_same_and_asks_for_confirmatio
             assert cell.value == CARRIED_MARK
             cell.value = None
     wb.save(tmp_path / "confirmed.xlsx")
-    confirmed = assess(tmp_path / "confirmed.xlsx", SPEC)
+    confirmed = check_return(tmp_path / "confirmed.xlsx", SPEC)
     assert not [i for i in confirmed.issues if i.code.value == "ANS_007"]
     assert confirmed.scores.to_json() == before.scores.to_json()
 
@@ -200,7 +200,7 @@ def test_next_year_migrates_to_a_new_form_version_by_factor_id(partners, tmp_pat
     out = tmp_path / "next.xlsx"
     result = CliRunner().invoke(main, ["generate", "--prefill", str(last), "--spec", str(path), "-o", str(out)])
     assert result.exit_code == 0, result.output
-    before, after = assess(last, SPEC), assess(out, new_spec)
+    before, after = check_return(last, SPEC), check_return(out, new_spec)
     assert after.ret.spec_version == "1.1"
     assert after.ret.factors["sd_whole_place"].rating == before.ret.factors["sd_one_place"].rating
     assert after.ret.factors["sd_new_factor"].rating is None

@@ -15,9 +15,9 @@ from helpers import fill_workbook
 from python_calamine import CalamineWorkbook
 
 from scoa_xl import plan as P
-from scoa_xl.assess import assess
+from scoa_xl.check import check_return
 from scoa_xl.cli import main
-from scoa_xl.errors import CATALOGUE, Code
+from scoa_xl.errors import CATALOGUE, Code, InputError
 from scoa_xl.generate import generate
 from scoa_xl.model import CONTROL_IDS, Identity, Status
 from scoa_xl.office import convert
@@ -73,17 +73,17 @@ def made(tmp_path_factory) -> dict[str, Path]:
     blank = generate(SPEC, tmp / "blank.xlsx", Identity(), generated_at=DAY)
     this_year = fill_workbook(blank, tmp / "leeds-2026.xlsx", user_answers())
     last_year = fill_workbook(blank, tmp / "leeds-2025.xlsx", user_answers(shift=2))
-    plan = P.write_plan(assess(this_year, SPEC), tmp / "out" / "leeds-plan.xlsx", made_on=DAY)
-    with_previous = P.write_plan(assess(this_year, SPEC), tmp / "out" / "leeds-plan-change.xlsx",
-                                 previous=assess(last_year, SPEC), made_on=DAY)
-    empty = P.write_plan(assess(blank, SPEC), tmp / "out" / "blank-plan.xlsx", made_on=DAY)
+    plan = P.write_plan(check_return(this_year, SPEC), tmp / "out" / "leeds-plan.xlsx", made_on=DAY)
+    with_previous = P.write_plan(check_return(this_year, SPEC), tmp / "out" / "leeds-plan-change.xlsx",
+                                 previous=check_return(last_year, SPEC), made_on=DAY)
+    empty = P.write_plan(check_return(blank, SPEC), tmp / "out" / "blank-plan.xlsx", made_on=DAY)
     return {"tmp": tmp, "blank": blank, "return": this_year, "last_year": last_year, "plan": plan,
             "with_previous": with_previous, "empty": empty}
 
 
 @pytest.fixture(scope="module")
 def asm(made):
-    a = assess(made["return"], SPEC)
+    a = check_return(made["return"], SPEC)
     assert a.status == Status.QUERIES  # formula-like text and a missing category are queries, not errors
     return a
 
@@ -308,7 +308,7 @@ def test_cover_names_the_council_and_summarises(made, asm):
 
 
 def test_change_since_last_year_per_aspect(made, asm):
-    last = assess(made["last_year"], SPEC)
+    last = check_return(made["last_year"], SPEC)
     rows = rows_of(made["with_previous"], P.COVER)
     top = next(i for i, r in enumerate(rows) if r[0] == P.COVER_TABLE_HEADERS[0])
     header = rows[top]
@@ -365,8 +365,8 @@ def test_write_plan_refuses_a_return_without_scores_and_leaves_the_output_alone(
     junk.write_text("not a workbook")
     out = tmp_path / "plan.xlsx"
     out.write_bytes(b"earlier plan")
-    with pytest.raises(ValueError):
-        P.write_plan(assess(junk, SPEC), out)
+    with pytest.raises(InputError):
+        P.write_plan(check_return(junk, SPEC), out)
     assert out.read_bytes() == b"earlier plan"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.xlsx", "plan.xlsx"]
 

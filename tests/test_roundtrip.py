@@ -16,7 +16,7 @@ import pytest
 from helpers import fill_workbook
 from python_calamine import CalamineWorkbook
 
-from scoa_xl.assess import assess
+from scoa_xl.check import check_return
 from scoa_xl.fields import workbook_fields
 from scoa_xl.generate import generate
 from scoa_xl.model import Identity, Status
@@ -68,12 +68,12 @@ def saved(tmp_path_factory, soffice) -> dict[str, Path]:
 
 
 def test_libreoffice_copies_read_back_the_same_answers_and_scores(saved):
-    original = assess(saved["filled"], SPEC)
+    original = check_return(saved["filled"], SPEC)
     assert original.status in (Status.VALID, Status.QUERIES)
     assert original.read_by == READ_BY_NAMES
     assert original.ret.identity.council == "Leeds"
     for key in ("xlsx", "ods"):
-        copy = assess(saved[key], SPEC)
+        copy = check_return(saved[key], SPEC)
         assert copy.read_by == READ_BY_NAMES, key
         assert copy.ret.identity == original.ret.identity, key
         assert copy.ret.factors == original.ret.factors, key
@@ -102,7 +102,7 @@ def _python_figures(a) -> dict[str, float | None]:
 
 @pytest.mark.parametrize("key", ["xlsx", "ods"])
 def test_live_formulas_recalculated_by_libreoffice_equal_python(saved, key):
-    a = assess(saved[key], SPEC)
+    a = check_return(saved[key], SPEC)
     want = _python_figures(a)
     wb = CalamineWorkbook.from_path(str(saved[key]))
     checked = 0

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoa_xl.model import CONTROL_IDS, Factor, FactorAnswer, Model
+from scoa_xl.model import CONTROL_IDS, CommissioningModel, Factor, FactorAnswer
 from scoa_xl.score import priority_fit, readiness, score_answers, sensitive_models
 from scoa_xl.spec import load_spec
 
@@ -170,7 +170,7 @@ def test_reasons_name_the_aspects_that_carry_and_hold_back_a_model():
 
 # A variant of the spec whose four models each rely on one aspect only: a model's fit is that aspect's score.
 SINGLE = dataclasses.replace(SPEC, models=tuple(
-    Model(f"only_{aid}", f"Only {aid}", "", {a.id: 3 if a.id == aid else 0 for a in SPEC.aspects}, ())
+    CommissioningModel(f"only_{aid}", f"Only {aid}", "", {a.id: 3 if a.id == aid else 0 for a in SPEC.aspects}, ())
     for aid in ("system_design", "relationships", "capacity_capability", "insight_inspiration")))
 
 

@@ -26,7 +26,7 @@ from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 
 from scoa_xl import layout as L
-from scoa_xl.assess import assess
+from scoa_xl.check import check_return
 from scoa_xl.cli import main
 from scoa_xl.errors import CATALOGUE, Code, SpecError
 from scoa_xl.generate import CARRIED_MARK, Prefill, generate
@@ -98,7 +98,7 @@ def fill(blank, tmp_path) -> Callable[..., Path]:
 
 
 def report(path: Path, spec=SPEC) -> list[tuple[str, str]]:
-    return [(i.location, i.code.value) for i in assess(path, spec).issues]
+    return [(i.location, i.code.value) for i in check_return(path, spec).issues]
 
 
 def edit(src: Path, dst: Path, change: Callable[[openpyxl.Workbook], None]) -> Path:
@@ -143,7 +143,7 @@ def set_text(wb: openpyxl.Workbook, name: str, text: str) -> None:
 
 
 def test_a_complete_return_is_valid(complete):
-    a = assess(complete, SPEC)
+    a = check_return(complete, SPEC)
     assert (a.status, a.issues, a.read_by) == (Status.VALID, [], READ_BY_NAMES)
     assert a.ret.identity.council == "Leeds" and a.ret.identity.respondent == "Jo Bloggs"
     assert {fid: ans.rating for fid, ans in a.ret.factors.items()} == {f.id: rating_of(i) for i, f in enumerate(F)}
@@ -166,7 +166,7 @@ def test_values_not_on_the_list(fill):
                  f"control_{INHIBITOR.id}": "Maybe",
                  f"boost_{SUPPORTER.id}": "Perhaps",
                  f"priority_{M[0].id}": "6 - Perfect"})
-    a = assess(path, SPEC)
+    a = check_return(path, SPEC)
     # Each is reported once, as off the list, not again as a missing answer at the same cell.
     assert [(i.location, i.code.value) for i in a.issues] == [
         (at(f"control_{INHIBITOR.id}"), "VAL_003"),
@@ -192,7 +192,7 @@ def test_values_not_on_the_list(fill):
 def test_no_council_and_no_respondent(fill):
     path = fill({"identity_council": None, "identity_respondent": "   "})
     assert report(path) == [("'Cover'!B4", "ID_001"), ("'Cover'!B6", "ID_002")]
-    assert assess(path, SPEC).status == Status.INVALID
+    assert check_return(path, SPEC).status == Status.INVALID
 
 
 # --- answers that need a look --------------------------------------------------------------------------------
@@ -211,7 +211,7 @@ def test_answer_queries_at_their_cells(fill):
         (at(f"boost_{SUPPORTER.id}"), "ANS_002"),
         (at(f"priority_{M[3].id}"), "ANS_006"),
     ]
-    a = assess(path, SPEC)
+    a = check_return(path, SPEC)
     assert a.status == Status.QUERIES
     assert all(i.severity == Severity.QUERY for i in a.issues)
     # The priority is missing, so that model's fit rests on readiness alone.
@@ -225,7 +225,7 @@ def test_fewer_than_half_of_an_aspects_factors_answered(fill):
         changes |= {f"rating_{f.id}": None, f"control_{f.id}": None, f"boost_{f.id}": None}
     path = fill(changes)
     assert report(path) == [("'System design'!C5", "ANS_005")]
-    a = assess(path, SPEC)
+    a = check_return(path, SPEC)
     assert a.scores.aspect(SD.id).room_for_manoeuvre is None  # missing, never zero
     assert a.scores.aspect(SD.id).answered == 2
 
@@ -236,7 +236,7 @@ def test_dont_know_counts_as_unanswered(fill):
         changes |= {f"rating_{f.id}": "Don't know", f"control_{f.id}": None, f"boost_{f.id}": None}
     path = fill(changes)
     assert report(path) == [("'System design'!C5", "ANS_005")]
-    a = assess(path, SPEC)
+    a = check_return(path, SPEC)
     assert a.ret.factors[SD.factors[0].id].dont_know is True
     assert a.ret.factors[SD.factors[0].id].rating is None
 
@@ -249,7 +249,7 @@ def test_answers_carried_forward_and_not_confirmed(tmp_path):
     answers = complete_answers()
     path = fill_workbook(src, tmp_path / "return.xlsx", answers)
     assert report(path) == [("'System design'!L7", "ANS_007"), ("'System design'!L8", "ANS_007")]
-    a = assess(path, SPEC)
+    a = check_return(path, SPEC)
     assert a.ret.factors[F[2].id].carried and not a.ret.factors[F[0].id].carried
     assert a.issues[0].found == f'"{CARRIED_MARK}"'
     # Confirming (clearing the mark) settles it.
@@ -264,7 +264,7 @@ def test_answers_carried_forward_and_not_confirmed(tmp_path):
 def test_a_missing_sheet(complete, tmp_path):
     path = edit(complete, tmp_path / "no-policy.xlsx", lambda wb: wb.remove(wb["Policy"]))
     assert report(path) == [("'Policy'", "SHEET_001")]
-    a = assess(path, SPEC)
+    a = check_return(path, SPEC)
     assert a.status == Status.INVALID
     assert a.scores.aspect("policy").room_for_manoeuvre is None
     assert a.issues[0].message.startswith(CATALOGUE[Code.SHEET_001].title + '; found no sheet called "Policy"')
@@ -289,7 +289,7 @@ def test_an_overwritten_factor_or_model_id_without_names(complete, tmp_path):
 
     path = edit(complete, tmp_path / "ids.xlsx", change)
     assert report(path) == [("'System design'!C6", "SHEET_002"), ("'Models'!D7", "SHEET_002")]
-    a = assess(path, SPEC)
+    a = check_return(path, SPEC)
     assert a.read_by == READ_BY_IDS
     assert a.issues[0].found == f'no row with factor id "{F[1].id}"'
 
@@ -316,7 +316,7 @@ def test_not_a_return_no_form_stamp(complete, tmp_path):
 
     path = edit(complete, tmp_path / "unstamped.xlsx", change)
     assert report(path) == [("'Cover'!A2", "SPEC_001")]
-    a = assess(path, SPEC)
+    a = check_return(path, SPEC)
     assert a.status == Status.INVALID and a.scores is None
 
 
@@ -326,7 +326,7 @@ def test_a_plain_workbook_with_the_same_sheet_names(tmp_path):
     for sheet in [a.sheet for a in SPEC.aspects] + [L.MODELS, L.SCORES, L.HOW, L.LISTS]:
         wb.create_sheet(sheet)
     wb.save(tmp_path / "plain.xlsx")
-    a = assess(tmp_path / "plain.xlsx", SPEC)
+    a = check_return(tmp_path / "plain.xlsx", SPEC)
     assert a.status == Status.INVALID
     # Far from our form: the missing stamp is the one thing worth saying, not 76 missing rows.
     assert [(i.location, i.code.value) for i in a.issues] == [("'Cover'!A2", "SPEC_001")]
@@ -338,7 +338,7 @@ def test_a_version_we_cannot_read(tmp_path):
     src = generate(old, tmp_path / "old-blank.xlsx", Identity(), generated_at=DAY)
     path = fill_workbook(src, tmp_path / "old.xlsx", complete_answers())
     assert report(path) == [("'Cover'!A2", "SPEC_002")]
-    a = assess(path, SPEC)
+    a = check_return(path, SPEC)
     assert a.status == Status.INVALID and a.scores is None
     assert a.issues[0].found == "version 0.9" and a.issues[0].expected == f"version {SPEC.version}"
 
@@ -359,7 +359,7 @@ def test_an_earlier_version_is_migrated(complete, tmp_path):
         d["migrations"] = [{"from_version": "1.0", "renamed": {renamed: "sd_one_system"}}]
 
     current = _spec_copy(tmp_path, "current.yaml", newer)
-    a = assess(complete, current)  # a 1.0 return, read against 1.1
+    a = check_return(complete, current)  # a 1.0 return, read against 1.1
     assert [(i.location, i.code.value) for i in a.issues] == [("'Cover'!A2", "SPEC_003")]
     assert a.status == Status.QUERIES
     assert a.migrated_from == "1.0"
@@ -367,7 +367,7 @@ def test_an_earlier_version_is_migrated(complete, tmp_path):
     assert a.ret.factors["sd_one_system"].rating == 1
     assert a.ret.factors["sd_one_system"].control == "in_control"
     assert renamed not in a.ret.factors
-    original = assess(complete, SPEC)
+    original = check_return(complete, SPEC)
     assert a.scores.aspect(SD.id).room_for_manoeuvre == original.scores.aspect(SD.id).room_for_manoeuvre
     assert f"renamed: {renamed} to sd_one_system" in a.issues[0].found
 
@@ -377,7 +377,7 @@ def test_edited_fingerprint(complete, tmp_path):
     path = edit(complete, tmp_path / "fp.xlsx",
                 lambda wb: wb[L.LISTS].cell(row=row, column=L.META_KEY_COL + 2, value="0123456789abcdef"))
     assert report(path) == [("'Cover'!A2", "SPEC_004")]
-    assert assess(path, SPEC).status == Status.QUERIES
+    assert check_return(path, SPEC).status == Status.QUERIES
 
 
 # --- text ------------------------------------------------------------------------------------------------------
@@ -387,7 +387,7 @@ def test_text_too_long_or_with_control_characters(fill, tmp_path):
     path = fill({f"notes_{F[0].id}": "PLACEHOLDER_ONE", f"text_{SD.id}_discussion": "PLACEHOLDER_TWO"})
     planted = rewrite_zip(path, tmp_path / "text.xlsx", {b"PLACEHOLDER_ONE": b"bell_x0007_here",
                                                          b"PLACEHOLDER_TWO": b"y" * 40_000})
-    a = assess(planted, SPEC)
+    a = check_return(planted, SPEC)
     assert [(i.location, i.code.value) for i in a.issues] == [(at(f"notes_{F[0].id}"), "TEXT_001"),
                                                               (at(f"text_{SD.id}_discussion"), "TEXT_001")]
     assert a.ret.factors[F[0].id].evidence == "bellhere"  # what could be kept was kept
@@ -404,7 +404,7 @@ def test_text_that_looks_like_a_formula(fill, tmp_path):
         set_text(wb, f"text_{SD.id}_development", "@SUM(A1)")
 
     planted = edit(path, tmp_path / "formula.xlsx", change)
-    a = assess(planted, SPEC)
+    a = check_return(planted, SPEC)
     assert [(i.location, i.code.value) for i in a.issues] == [(at(f"notes_{F[5].id}"), "TEXT_002"),
                                                               (at(f"text_{SD.id}_development"), "TEXT_002")]
     assert a.ret.factors[F[5].id].evidence == sneaky  # kept as plain text
@@ -415,7 +415,7 @@ def test_text_that_looks_like_a_formula(fill, tmp_path):
 
 
 def _file_issue(path: Path) -> tuple[Status, list[tuple[str, str]]]:
-    a = assess(path, SPEC)
+    a = check_return(path, SPEC)
     return a.status, [(i.location, i.code.value) for i in a.issues]
 
 
@@ -423,7 +423,7 @@ def test_a_pdf_named_xlsx(tmp_path):
     path = tmp_path / "return.xlsx"
     path.write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n")
     assert _file_issue(path) == (Status.UNREADABLE, [("", "FILE_001")])
-    assert assess(path, SPEC).issues[0].found == "a PDF document"
+    assert check_return(path, SPEC).issues[0].found == "a PDF document"
 
 
 def test_a_truncated_workbook(complete, tmp_path):
@@ -439,7 +439,7 @@ def test_a_word_document_named_xlsx(tmp_path):
         zf.writestr("[Content_Types].xml", "<Types/>")
         zf.writestr("word/document.xml", "<document/>")
     assert _file_issue(path) == (Status.UNREADABLE, [("", "FILE_001")])
-    assert assess(path, SPEC).issues[0].found == "a Word document"
+    assert check_return(path, SPEC).issues[0].found == "a Word document"
 
 
 def test_a_file_that_does_not_exist(tmp_path):
@@ -487,8 +487,8 @@ def test_a_file_too_large_to_be_a_return(tmp_path):
 def test_a_workbook_with_macros(complete, tmp_path):
     path = rewrite_zip(complete, tmp_path / "macros.xlsx", add={"xl/vbaProject.bin": bytes(range(256)) * 8})
     assert _file_issue(path) == (Status.QUERIES, [("", "FILE_004")])
-    a = assess(path, SPEC)
-    assert a.ret.factors == assess(complete, SPEC).ret.factors  # read all the same, macros never run
+    a = check_return(path, SPEC)
+    assert a.ret.factors == check_return(complete, SPEC).ret.factors  # read all the same, macros never run
 
 
 def test_an_empty_file(tmp_path):
@@ -515,10 +515,10 @@ def _as_xls(src: Path, dst: Path) -> Path:
 def test_an_old_xls_return(complete, tmp_path):
     path = _as_xls(complete, tmp_path / "leeds.xls")
     assert path.read_bytes()[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-    a = assess(path, SPEC)
+    a = check_return(path, SPEC)
     assert [(i.location, i.code.value) for i in a.issues] == [("", "FILE_007")]
     assert a.status == Status.QUERIES and a.read_by == READ_BY_IDS
-    original = assess(complete, SPEC)
+    original = check_return(complete, SPEC)
     assert a.ret.factors == original.ret.factors
     assert a.ret.texts == original.ret.texts and a.ret.priorities == original.ret.priorities
     assert a.scores.to_json() == original.scores.to_json()
@@ -546,7 +546,7 @@ def test_what_people_type_is_cleaned(fill, tmp_path):
     rel = SPEC.aspects[1]
     assert rating_of(F.index(rel.factors[0])) == 2
     typed = edit(path, tmp_path / "typed.xlsx", put(rel.sheet, {"C5": 2.0}))  # a number
-    a = assess(typed, SPEC)
+    a = check_return(typed, SPEC)
     assert a.issues == []
     got = {f.id: a.ret.factors[f.id] for f in SD.factors}
     assert [got[f.id].rating for f in SD.factors] == [4, 4, 4, None, 5, 2]
@@ -565,7 +565,7 @@ def test_status_per_return(complete, fill, tmp_path):
     invalid = fill({f"rating_{NEUTRAL.id}": "seven"}, name="invalid.xlsx")
     empty = tmp_path / "empty.xlsx"
     empty.write_bytes(b"")
-    assert [assess(p, SPEC).status for p in (complete, queried, invalid, empty)] == [
+    assert [check_return(p, SPEC).status for p in (complete, queried, invalid, empty)] == [
         Status.VALID, Status.QUERIES, Status.INVALID, Status.UNREADABLE]
 
 
@@ -584,7 +584,7 @@ def test_names_dropped_reads_by_the_ids_in_the_rows(complete, tmp_path):
     # What a web app's export does: the names go, the cells stay.
     path = edit(complete, tmp_path / "no-names.xlsx", _drop_names)
     assert not openpyxl.load_workbook(path).defined_names
-    a, original = assess(path, SPEC), assess(complete, SPEC)
+    a, original = check_return(path, SPEC), check_return(complete, SPEC)
     assert a.read_by == READ_BY_IDS and original.read_by == READ_BY_NAMES
     assert a.issues == []
     _same_answers(a, original)
@@ -608,10 +608,10 @@ def test_rows_inserted_in_a_spreadsheet_application(complete, tmp_path):
         _shift_names(wb, SD.sheet, 3, 2)
 
     path = edit(complete, tmp_path / "moved.xlsx", change)
-    a = assess(path, SPEC)
+    a = check_return(path, SPEC)
     assert a.read_by == READ_BY_NAMES and a.issues == []
     assert a.ret.factors[F[0].id].rating == 1
-    _same_answers(a, assess(complete, SPEC))
+    _same_answers(a, check_return(complete, SPEC))
 
 
 def test_a_column_inserted_in_a_spreadsheet_application(complete, tmp_path):
@@ -629,11 +629,11 @@ def test_a_column_inserted_in_a_spreadsheet_application(complete, tmp_path):
                 wb.defined_names[name] = DefinedName(name, attr_text=moved)
 
     path = edit(complete, tmp_path / "column.xlsx", change)
-    a = assess(path, SPEC)
+    a = check_return(path, SPEC)
     assert a.read_by == READ_BY_NAMES and a.issues == []
-    assert [i.cell for i in assess(fill_workbook(path, tmp_path / "bad.xlsx", {f"rating_{NEUTRAL.id}": "seven"}),
+    assert [i.cell for i in check_return(fill_workbook(path, tmp_path / "bad.xlsx", {f"rating_{NEUTRAL.id}": "seven"}),
                                    SPEC).issues] == ["D7"]  # the moved cell is the one reported
-    _same_answers(a, assess(complete, SPEC))
+    _same_answers(a, check_return(complete, SPEC))
 
 
 def test_rows_inserted_by_a_script_that_leaves_the_names_behind(complete, tmp_path):
@@ -642,9 +642,9 @@ def test_rows_inserted_by_a_script_that_leaves_the_names_behind(complete, tmp_pa
     path = edit(complete, tmp_path / "stale.xlsx", lambda wb: wb[SD.sheet].insert_rows(3, 2))
     names = openpyxl.load_workbook(path).defined_names
     assert list(names[f"rating_{F[0].id}"].destinations) == [(SD.sheet, "$C$5")]  # stale: the row is now 7
-    a = assess(path, SPEC)
+    a = check_return(path, SPEC)
     assert a.issues == []
-    _same_answers(a, assess(complete, SPEC))
+    _same_answers(a, check_return(complete, SPEC))
 
 
 def test_rows_inserted_and_names_dropped(complete, tmp_path):
@@ -655,9 +655,9 @@ def test_rows_inserted_and_names_dropped(complete, tmp_path):
         wb[L.COVER].insert_rows(2, 1)
 
     path = edit(complete, tmp_path / "moved-no-names.xlsx", change)
-    a = assess(path, SPEC)
+    a = check_return(path, SPEC)
     assert a.read_by == READ_BY_IDS and a.issues == []
-    _same_answers(a, assess(complete, SPEC))
+    _same_answers(a, check_return(complete, SPEC))
 
 
 # --- scoa check --------------------------------------------------------------------------------------------------

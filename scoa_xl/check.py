@@ -1,4 +1,4 @@
-"""One file → its assessment: read, matched to its form version, validated and scored.
+"""One file → a checked return: read, matched to its form version, validated and scored.
 
 This is what `scoa check`, `scoa score`, the plan and the batch all call; it never raises for a
 problem with the file itself, it reports it.
@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import Code, Issue, IssueCounts, ReturnUnreadable, issue
+from .fileio import display_name, file_sha256
 from .layout import COVER
 from .model import Return, Scores, Spec, Status
-from .preflight import file_sha256
 from .read import locate, peek_meta
 from .score import score_return
 from .spec import find_spec
@@ -21,7 +21,9 @@ from .validate import status_of, validate
 
 
 @dataclass(slots=True)
-class Assessment(IssueCounts):
+class CheckedReturn(IssueCounts):
+    """One file, checked: its status and issues, and its answers and scores where it could be read."""
+
     file: Path
     status: Status
     issues: list[Issue] = field(default_factory=list)
@@ -34,7 +36,7 @@ class Assessment(IssueCounts):
 
     def check_json(self, name: str | None = None) -> dict:
         """The object `scoa check --json` prints for this file."""
-        return {"file": name or str(self.file), "status": self.status.value,
+        return {"file": display_name(name or self.file), "status": self.status.value,
                 "issues": [i.to_json() for i in self.issues], "read_by": self.read_by or None}
 
 
@@ -77,13 +79,13 @@ def resolve_spec(meta: dict[str, str], default: Spec) -> tuple[Spec | None, dict
                             + "".join(f" or {m.from_version}" for m in default.migrations))], ""
 
 
-def assess(path: Path | str, default: Spec) -> Assessment:
+def check_return(path: Path | str, default: Spec) -> CheckedReturn:
     """Read, check and score one return; problems become issues, never exceptions."""
     path = Path(path)
     try:
         meta, sniffed, data, grid, names = peek_meta(path)
     except ReturnUnreadable as exc:
-        return Assessment(path, Status.UNREADABLE, [exc.issue], sha256=file_sha256(path))
+        return CheckedReturn(path, Status.UNREADABLE, [exc.issue], sha256=file_sha256(path))
     digest = hashlib.sha256(data).hexdigest()
     spec, renamed, issues, old = resolve_spec(meta, default)
     if sniffed.macros:
@@ -95,17 +97,17 @@ def assess(path: Path | str, default: Spec) -> Assessment:
         raw = locate(path, grid, names, meta, read_spec, sniffed, renamed)
         ret, issues = validate(raw, issues)
     except ReturnUnreadable as exc:  # a sheet the reader could not lay out
-        return Assessment(path, Status.UNREADABLE, [exc.issue], sha256=digest)
+        return CheckedReturn(path, Status.UNREADABLE, [exc.issue], sha256=digest)
     except Exception as exc:  # a damaged sheet deep inside: report it, never crash a batch
-        return Assessment(path, Status.UNREADABLE, [issue(Code.FILE_001, found=f"a workbook we could not read "
+        return CheckedReturn(path, Status.UNREADABLE, [issue(Code.FILE_001, found=f"a workbook we could not read "
                                                            f"({type(exc).__name__})", expected="an .xlsx or .ods "
                                                            "workbook")], sha256=digest)
     if spec is None and len(raw.missing_factors) * 2 > len(read_spec.factors):
         # Not our form at all (or far from it): the version problem is the one thing worth saying.
         issues = [i for i in issues if i.code.value.startswith(("SPEC_", "FILE_"))]
     scores = score_return(ret) if spec is not None else None
-    return Assessment(path, status_of(issues), issues, ret, scores, digest, raw.read_by,
+    return CheckedReturn(path, status_of(issues), issues, ret, scores, digest, raw.read_by,
                       meta.get("spec_version", ""), old)
 
 
-__all__ = ["Assessment", "assess", "resolve_spec"]
+__all__ = ["CheckedReturn", "check_return", "resolve_spec"]

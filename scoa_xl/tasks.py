@@ -1,0 +1,189 @@
+"""What a batch's workers do: read one file into a small record, note who last year's return is from, and write
+the plans of one council's returns. Each runs inside a worker process (workers.Pool) with the batch's spec.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .check import CheckedReturn, check_return
+from .errors import Code, issue
+from .fileio import display_name
+from .model import Identity, Spec, Status
+from .register import council_key, normal_name
+from .results import FileRecord
+
+
+@dataclass(frozen=True, slots=True)
+class ReadTask:
+    index: int
+    path: str
+    file: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeekTask:
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlanTask:
+    members: tuple[tuple[int, str], ...]  # (index of the file in the batch, its path), one council's returns
+
+
+@dataclass(frozen=True, slots=True)
+class PlanDone:
+    index: int
+    staged: str  # the plan written into the staging folder, or ""
+    reason: str = ""  # why there is no plan
+
+
+@dataclass(slots=True)
+class WorkerState:
+    """What every worker of one batch shares: the spec, where to stage, last year's returns, the run's date."""
+
+    spec: Spec
+    staging: str = ""
+    previous: dict[str, str] = field(default_factory=dict)
+    made_on: dt.date | None = None
+
+
+def handle(task: Any, state: WorkerState) -> Any:
+    """The worker's side of workers.Pool for a batch."""
+    if isinstance(task, ReadTask):
+        return read_one(task, state.spec, state.staging)
+    if isinstance(task, PeekTask):
+        return peek(task.path, state.spec)
+    if isinstance(task, PlanTask):
+        return plan_group(task, state)
+    raise TypeError(f"not a batch task: {type(task).__name__}")
+
+
+def failed_read(task: ReadTask, found: str, code: Code = Code.FILE_001) -> FileRecord:
+    return FileRecord(task.file, Path(task.path), Status.UNREADABLE,
+                      [issue(code, found=found, expected="an .xlsx or .ods workbook that opens normally")])
+
+
+def respondent_key(ident: Identity) -> str:
+    """Who a return is from, as last year's returns are matched to this year's."""
+    return f"{council_key(ident.council_code, ident.council)}|{normal_name(ident.respondent)}"
+
+
+def peek(path: str, spec: Spec) -> tuple[str, str, str] | None:
+    """Who last year's return is from (for --previous): respondent key, date completed, path."""
+    a = check_return(path, spec)
+    if a.ret is None or a.status == Status.UNREADABLE:
+        return None
+    return respondent_key(a.ret.identity), a.ret.identity.date, path
+
+
+def read_one(task: ReadTask, spec: Spec, staging: str = "") -> FileRecord:
+    """Read, check and score one file into a small record (its plan is written later, by plan_group)."""
+    a = check_return(task.path, spec)
+    if staging and a.scores is not None:
+        _hand_over(a, spec, Path(staging) / f"{task.index}.assessment")
+    r = FileRecord(task.file, Path(task.path), a.status, list(a.issues), sha256=a.sha256, read_by=a.read_by,
+                   spec_version=a.spec_version, migrated_from=a.migrated_from)
+    if a.ret is None:
+        return r
+    ret = a.ret
+    ident = ret.identity
+    r.council, r.code, r.respondent = ident.council, ident.council_code, ident.respondent
+    r.organisation, r.date, r.workbook_id, r.file_format = ident.organisation, ident.date, ret.workbook_id, \
+        ret.file_format
+    r.ratings = {fid: fa.rating for fid, fa in ret.factors.items()}
+    r.controls = {fid: fa.control for fid, fa in ret.factors.items() if fa.control}
+    total = len(ret.spec.factors)
+    r.completeness = sum(v is not None for v in r.ratings.values()) / total * 100 if total else None
+    if a.scores is None:
+        return r
+    r.payload = a.scores.to_json()
+    r.current = ret.spec.id == spec.id and ret.spec.version == spec.version
+    by_aspect = {x.id: x for x in a.scores.aspects}
+    r.rooms = tuple(by_aspect[x.id].room_for_manoeuvre if x.id in by_aspect else None for x in spec.aspects)
+    r.controllability = tuple(by_aspect[x.id].controllability if x.id in by_aspect else None for x in spec.aspects)
+    r.overall = a.scores.overall_room_for_manoeuvre
+    fits = {m.id: m.fit for m in a.scores.models}
+    r.fits = tuple(fits.get(m.id) for m in spec.models)
+    return r
+
+
+def plan_tasks(results: list[FileRecord]) -> list[PlanTask]:
+    """One task per plan to write, except that a council with several counted respondents is one task: each of
+    its plans also shows where the partners differ and agree, so they are read together.
+
+    Plans are written once every file has been read (and copies and resubmissions are known), by the same
+    workers: writing each plan once and in parallel, rather than again in the main process for every council
+    with partners, is what keeps a programme team's batch fast."""
+    groups: dict[str, list[int]] = {}
+    tasks: list[PlanTask] = []
+    for i, r in enumerate(results):
+        if not r.live or not r.scored:
+            continue
+        if r.counted:
+            groups.setdefault(council_key(r.code, r.council_name), []).append(i)
+        else:
+            tasks.append(PlanTask(((i, str(r.path)),)))
+    tasks.extend(PlanTask(tuple((i, str(results[i].path)) for i in members)) for members in groups.values())
+    tasks.sort(key=lambda t: t.members[0][0])  # in the folder's order, as the files were read
+    return tasks
+
+
+def plan_group(task: PlanTask, state: WorkerState) -> list[PlanDone]:
+    """Write the plans of one task's returns into the staging folder."""
+    from .plan import write_plan
+
+    spec, staging = state.spec, Path(state.staging)
+    checked = []
+    for index, path in task.members:
+        a = _taken_over(staging / f"{index}.assessment", spec) or check_return(path, spec)
+        a.file = a.file.with_name(display_name(a.file.name))  # the plan names its source: as text it can hold
+        checked.append((index, a))
+    done = []
+    for index, a in checked:
+        if a.ret is None or a.scores is None:
+            done.append(PlanDone(index, "", "its plan could not be written (the file could not be read a second "
+                                            "time)"))
+            continue
+        partners = [b for _, b in checked if b is not a] if len(checked) > 1 else None
+        out = staging / f"{index}.xlsx"
+        previous_path = state.previous.get(respondent_key(a.ret.identity))
+        try:
+            prev = check_return(previous_path, spec) if previous_path else None
+            write_plan(a, out, previous=prev if prev is not None and prev.ret is not None else None,
+                       partners=partners, made_on=state.made_on)
+            done.append(PlanDone(index, str(out)))
+        except Exception as exc:  # a plan that cannot be written must not lose the return's status
+            done.append(PlanDone(index, "", f"its plan could not be written ({type(exc).__name__}: "
+                                            f"{str(exc)[:120]})"))
+    return done
+
+
+def _hand_over(a: CheckedReturn, spec: Spec, where: Path) -> None:
+    """Keep the first reading of a return on disk for its plan (reading it again cost ten times as long as this;
+    kept on disk, not in memory, so a batch of thousands stays small). Best effort: without it the plan re-reads."""
+    if a.ret is None or a.ret.spec is not spec:  # the spec is put back on load: only the batch's own
+        return
+    try:
+        data = pickle.dumps(dataclasses.replace(a, ret=dataclasses.replace(a.ret, spec=None)),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+        where.write_bytes(data)
+    except Exception:  # a return that cannot be kept this way is simply read again
+        where.unlink(missing_ok=True)
+
+
+def _taken_over(where: Path, spec: Spec) -> CheckedReturn | None:
+    """The first reading kept by _hand_over (this batch's own file in its private staging folder), or None."""
+    try:
+        a = pickle.loads(where.read_bytes())
+        where.unlink()
+    except Exception:  # missing or incomplete: read the return again instead
+        return None
+    if a.ret is not None:
+        a.ret = dataclasses.replace(a.ret, spec=spec)
+    return a
