@@ -301,22 +301,6 @@ def open_workbook(path: Path) -> tuple[Sniffed, bytes, CalamineWorkbook]:
     return sniffed, data, wb
 
 
-def read_workbook(path: Path | str, spec: Spec) -> RawReturn:
-    """Read a return; `spec` is the spec to read it against (resolved by the caller from its stamp)."""
-    path = Path(path)
-    sniffed, data, wb = open_workbook(path)
-    try:
-        grid = Grid(wb)
-        names = defined_names(data, sniffed.kind)
-        meta = read_meta(grid, data, sniffed.kind, names)
-        return locate(path, grid, names, meta, spec, sniffed)
-    except ReturnUnreadable:
-        raise
-    except Exception as exc:
-        raise ReturnUnreadable(issue(Code.FILE_001, found=f"a workbook we could not read ({type(exc).__name__})",
-                                     expected="an .xlsx or .ods workbook")) from None
-
-
 def peek_meta(path: Path | str) -> tuple[dict[str, str], Sniffed, bytes, Grid, dict]:
     """The form stamp of a return, plus what was opened to find it (so the file is read once)."""
     sniffed, data, wb = open_workbook(Path(path))

@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-
-from scoa_xl.office import find_soffice
+from office import find_soffice
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import openpyxl
+
+from scoa_xl.model import Factor, Spec, is_inhibitor, is_supporter
 
 
 def fill_workbook(src: Path, dst: Path, answers: dict[str, object]) -> Path:
@@ -27,3 +30,36 @@ def fill_workbook(src: Path, dst: Path, answers: dict[str, object]) -> Path:
             cell.data_type = "s"
     wb.save(dst)
     return Path(dst)
+
+
+DONT_KNOW = "dont_know"  # a rating builder's way to say "pick Don't know"
+Pick = Callable[[int, Factor, int], "str | None"]  # (factor index, factor, inhibitor/supporter index) -> label
+
+
+def answers(spec: Spec, rating: Callable[[int, Factor], int | str | None], *,
+            control: Pick | None = None, boost: Pick | None = None,
+            identity: Mapping[str, str] | None = None) -> dict[str, object]:
+    """The one answers builder: what a user types, by defined name, for `fill_workbook`.
+
+    `rating(i, factor)` gives 1-5, DONT_KNOW or None (left blank). Each inhibitor (the model's own rule) gets
+    `control(i, factor, k)` and each supporter `boost(i, factor, k)`, k counting inhibitors or supporters so far;
+    None leaves that cell blank. Identity keys are the field ids ("council", "respondent", ...)."""
+    labels: dict[object, str] = {c.value: c.label for c in spec.rating}
+    out: dict[str, object] = {f"identity_{k}": v for k, v in (identity or {}).items()}
+    inhibitors = supporters = 0
+    for i, f in enumerate(spec.factors):
+        value = rating(i, f)
+        if value is None:
+            continue
+        out[f"rating_{f.id}"] = labels[None if value == DONT_KNOW else value]
+        if is_inhibitor(value if isinstance(value, int) else None):
+            picked = control(i, f, inhibitors) if control else None
+            inhibitors += 1
+            if picked is not None:
+                out[f"control_{f.id}"] = picked
+        elif is_supporter(value if isinstance(value, int) else None):
+            picked = boost(i, f, supporters) if boost else None
+            supporters += 1
+            if picked is not None:
+                out[f"boost_{f.id}"] = picked
+    return out

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import answers as build_answers
 from helpers import fill_workbook
+from office import convert
 from python_calamine import CalamineWorkbook
 
 from scoa_xl.batch import run_batch
@@ -26,7 +28,6 @@ from scoa_xl.generate import generate
 from scoa_xl.issuing import issue_workbooks
 from scoa_xl.layout import build_layout
 from scoa_xl.model import Identity, Status
-from scoa_xl.office import convert
 from scoa_xl.results import FileRecord
 from scoa_xl.spec import load_spec
 
@@ -46,18 +47,11 @@ def answers(council: str, respondent: str, date: str, *, shift: int = 0, share: 
     """A complete, consistent return (every inhibitor categorised, every supporter answered); with share < 10
     only that many factors in ten are rated, as in a half-filled return."""
     pattern = [4, 2, 5, 3, 1, 4, 3]
-    out: dict[str, object] = {"identity_council": council, "identity_council_code": CODES.get(council, ""),
-                              "identity_respondent": respondent, "identity_organisation": f"{council} council",
-                              "identity_date": date}
-    for i, f in enumerate(SPEC.factors):
-        if i % 10 >= share:
-            continue
-        value = pattern[(i + shift) % len(pattern)]
-        out[f"rating_{f.id}"] = RATING[value]
-        if value <= 2:
-            out[f"control_{f.id}"] = CONTROL[(i + shift) % 4]
-        if value >= 4:
-            out[f"boost_{f.id}"] = "Yes" if i % 2 else "No"
+    out = build_answers(SPEC, lambda i, f: pattern[(i + shift) % len(pattern)] if i % 10 < share else None,
+                        control=lambda i, f, k: CONTROL[(i + shift) % 4],
+                        boost=lambda i, f, k: "Yes" if i % 2 else "No",
+                        identity={"council": council, "council_code": CODES.get(council, ""), "respondent": respondent,
+                                  "organisation": f"{council} council", "date": date})
     for k, m in enumerate(SPEC.models):
         out[f"priority_{m.id}"] = PRIORITY[(k + shift) % 5]
     return out

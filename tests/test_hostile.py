@@ -32,6 +32,7 @@ from xml.etree import ElementTree as ET
 import pytest
 import xlwt
 from msoffcrypto.format.ooxml import OOXMLFile
+from office import convert
 from python_calamine import CalamineWorkbook
 
 from scoa_xl import layout as L
@@ -41,7 +42,6 @@ from scoa_xl.fileio import NAME_BYTES
 from scoa_xl.generate import Prefill, generate
 from scoa_xl.inbox import discover
 from scoa_xl.model import CONTROL_IDS, FactorAnswer, Identity
-from scoa_xl.office import convert
 from scoa_xl.spec import load_spec
 
 SPEC = load_spec()

@@ -7,9 +7,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 import xlsxwriter
+from office import OfficeError, convert
 from python_calamine import CalamineWorkbook
-
-from scoa_xl.office import OfficeError, convert
 
 
 def _cells(path: Path) -> list[list[object]]:

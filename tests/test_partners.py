@@ -10,7 +10,9 @@ import openpyxl
 import pytest
 import yaml
 from click.testing import CliRunner
+from helpers import answers as build_answers
 from helpers import fill_workbook
+from office import convert
 from python_calamine import CalamineWorkbook
 
 from scoa_xl import layout as L
@@ -19,7 +21,6 @@ from scoa_xl.cli import main
 from scoa_xl.consolidate import DIVERGENCE_POINTS
 from scoa_xl.generate import CARRIED_MARK, generate
 from scoa_xl.model import Identity
-from scoa_xl.office import convert
 from scoa_xl.plan import PARTNERS
 from scoa_xl.prefill import DIFFER_MARK
 from scoa_xl.spec import load_spec
@@ -33,14 +34,11 @@ CLOSE = {"proc_clear_contracts": (3, 4)}  # one point apart: not a divergence
 
 
 def respondent_answers(index: int) -> dict[str, object]:
-    answers: dict[str, object] = {"identity_date": "2026-03-0" + str(index + 1)}
-    for n, f in enumerate(SPEC.factors):
-        rating = DIFFER.get(f.id, CLOSE.get(f.id, (None, None)))[index] or (n % 5) + 1
-        answers[f"rating_{f.id}"] = RATING[rating]
-        if rating in (1, 2):
-            answers[f"control_{f.id}"] = SPEC.control[n % 4].label
-        if rating in (4, 5):
-            answers[f"boost_{f.id}"] = "Yes" if n % 2 else "No"
+    answers = build_answers(SPEC, lambda n, f: DIFFER.get(f.id, CLOSE.get(f.id, (None, None)))[index] or (n % 5) + 1,
+                            control=lambda n, f, k: SPEC.control[n % 4].label,
+                            boost=lambda n, f, k: "Yes" if n % 2 else "No",
+                            identity={"date": "2026-03-0" + str(index + 1)})
+    for f in SPEC.factors:
         answers[f"notes_{f.id}"] = f"View of respondent {index + 1} on {f.id}"
     for k, m in enumerate(SPEC.models):
         answers[f"priority_{m.id}"] = SPEC.priority[(k + index) % 5].label

@@ -11,7 +11,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from helpers import fill_workbook
+from helpers import DONT_KNOW, fill_workbook
+from helpers import answers as build_answers
+from office import convert
 from python_calamine import CalamineWorkbook
 
 from scoa_xl import plan as P
@@ -20,7 +22,6 @@ from scoa_xl.cli import main
 from scoa_xl.errors import CATALOGUE, Code, InputError
 from scoa_xl.generate import generate
 from scoa_xl.model import CONTROL_IDS, Identity, Status
-from scoa_xl.office import convert
 from scoa_xl.score import SHORT_LIST
 from scoa_xl.spec import load_spec
 
@@ -36,25 +37,17 @@ def user_answers(shift: int = 0) -> dict[str, object]:
     """Every kind of answer a council gives: all four control categories, one left blank, boosts yes/no/blank,
     importance chosen or left to the default, "don't know", blanks, and text that looks like a formula."""
     pattern = [1, 2, 4, 5, 3, None, 2, 1, 4]  # None = "Don't know"
-    answers: dict[str, object] = {"identity_council": "Leeds", "identity_council_code": "E08000035",
-                                  "identity_respondent": "Jo Bloggs; Sam Patel",
-                                  "identity_organisation": FORMULA_LINK, "identity_date": "2026-02-27"}
-    inhibitor = supporter = 0
+    answers = build_answers(
+        SPEC, lambda i, f: pattern[(i + shift) % len(pattern)] or DONT_KNOW,
+        control=lambda i, f, k: CONTROL[k % 5 % 4] if k % 5 != 4 else None,  # every fifth inhibitor left blank
+        boost=lambda i, f, k: None if k % 3 == 2 else ("Yes" if k % 3 == 0 else "No"),
+        identity={"council": "Leeds", "council_code": "E08000035", "respondent": "Jo Bloggs; Sam Patel",
+                  "organisation": FORMULA_LINK, "date": "2026-02-27"})
     for i, f in enumerate(SPEC.factors):
-        value = pattern[(i + shift) % len(pattern)]
-        answers[f"rating_{f.id}"] = RATING[value]
         if i % 3 == 0:
             answers[f"importance_{f.id}"] = "High"
         elif i % 3 == 1:
             answers[f"importance_{f.id}"] = "Low"
-        if value in (1, 2):
-            if inhibitor % 5 != 4:  # every fifth inhibitor left without a category
-                answers[f"control_{f.id}"] = CONTROL[inhibitor % 5 % 4]
-            inhibitor += 1
-        if value in (4, 5):
-            if supporter % 3 != 2:
-                answers[f"boost_{f.id}"] = "Yes" if supporter % 3 == 0 else "No"
-            supporter += 1
         if i % 4 == 0:
             answers[f"notes_{f.id}"] = FORMULA_NOTE
     for a in SPEC.aspects:

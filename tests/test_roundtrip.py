@@ -13,14 +13,15 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from helpers import fill_workbook
+from helpers import DONT_KNOW, fill_workbook
+from helpers import answers as build_answers
+from office import convert
 from python_calamine import CalamineWorkbook
 
 from scoa_xl.check import check_return
 from scoa_xl.fields import workbook_fields
 from scoa_xl.generate import generate
 from scoa_xl.model import Identity, Status
-from scoa_xl.office import convert
 from scoa_xl.read import READ_BY_NAMES, parse_ref
 from scoa_xl.spec import load_spec
 
@@ -30,22 +31,19 @@ SPEC = load_spec()
 def user_answers(seed: int) -> dict[str, object]:
     """A varied, realistic fill: every kind of answer, some left blank, some "don't know"."""
     rnd = random.Random(seed)
-    answers: dict[str, object] = {"identity_council": "Leeds", "identity_council_code": "E08000035",
-                                  "identity_respondent": "Jo Bloggs", "identity_organisation": "Leeds City Council",
-                                  "identity_role": "Head of commissioning", "identity_date": "2026-03-01"}
-    ratings = [c.label for c in SPEC.rating]
+    ratings = [c.value for c in SPEC.rating]
+    answers = build_answers(
+        SPEC, lambda i, f: (lambda v: None if v == "blank" else DONT_KNOW if v is None else v)(
+            rnd.choice([*ratings, "blank"])),
+        control=lambda i, f, k: rnd.choice([c.label for c in SPEC.control]),
+        boost=lambda i, f, k: rnd.choice(["Yes", "No"]),
+        identity={"council": "Leeds", "council_code": "E08000035", "respondent": "Jo Bloggs",
+                  "organisation": "Leeds City Council", "role": "Head of commissioning", "date": "2026-03-01"})
     for f in SPEC.factors:
-        label = rnd.choice(ratings + [None])
-        if label is None:
+        if f"rating_{f.id}" not in answers:
             continue
-        answers[f"rating_{f.id}"] = label
-        value = next(c.value for c in SPEC.rating if c.label == label)
         if rnd.random() < 0.6:
             answers[f"importance_{f.id}"] = rnd.choice([c.label for c in SPEC.importance])
-        if value in (1, 2):
-            answers[f"control_{f.id}"] = rnd.choice([c.label for c in SPEC.control])
-        if value in (4, 5):
-            answers[f"boost_{f.id}"] = rnd.choice(["Yes", "No"])
         if rnd.random() < 0.3:
             answers[f"notes_{f.id}"] = f"Board minutes, March.\nSee the joint plan for {f.id} (p. 4) – “agreed”."
     for a in SPEC.aspects:

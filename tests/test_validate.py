@@ -20,6 +20,7 @@ import openpyxl
 import pytest
 import yaml
 from click.testing import CliRunner
+from helpers import answers as build_answers
 from helpers import fill_workbook
 from openpyxl.packaging.custom import CustomPropertyList
 from openpyxl.utils import column_index_from_string, get_column_letter
@@ -56,16 +57,12 @@ def rating_of(i: int) -> int:
 
 def complete_answers() -> dict[str, object]:
     """A return with nothing to query: every factor rated, inhibitors categorised, supporters answered."""
-    answers: dict[str, object] = {"identity_council": "Leeds", "identity_council_code": "E08000035",
-                                  "identity_respondent": "Jo Bloggs", "identity_organisation": "Leeds City Council",
-                                  "identity_role": "Head of commissioning", "identity_date": "2026-03-01"}
+    answers = build_answers(SPEC, lambda i, f: rating_of(i), control=lambda i, f, k: SPEC.control[i % 4].label,
+                            boost=lambda i, f, k: SPEC.boost[i % 2].label,
+                            identity={"council": "Leeds", "council_code": "E08000035", "respondent": "Jo Bloggs",
+                                      "organisation": "Leeds City Council", "role": "Head of commissioning",
+                                      "date": "2026-03-01"})
     for i, f in enumerate(F):
-        value = rating_of(i)
-        answers[f"rating_{f.id}"] = SPEC.rating[value - 1].label
-        if value <= 2:
-            answers[f"control_{f.id}"] = SPEC.control[i % 4].label
-        if value >= 4:
-            answers[f"boost_{f.id}"] = SPEC.boost[i % 2].label
         if i % 3 == 0:
             answers[f"importance_{f.id}"] = SPEC.importance[i % 3].label
     for a in SPEC.aspects:
@@ -730,7 +727,12 @@ def test_check_never_shows_a_traceback_for_a_bad_file(tmp_path):
 
 
 def test_inputs_are_never_modified(complete, tmp_path):
-    before = complete.read_bytes()
-    CliRunner().invoke(main, ["check", str(complete), "--json"])
-    CliRunner().invoke(main, ["score", str(complete), "--json"])
+    before, mtime = complete.read_bytes(), complete.stat().st_mtime_ns
+    runs = [CliRunner().invoke(main, args) for args in (
+        ["check", str(complete), "--json"], ["score", str(complete), "--json"],
+        ["plan", str(complete), "-o", str(tmp_path / "plan.xlsx")],
+        ["fields", str(complete), "--json"])]
+    assert [r.exit_code for r in runs] == [0, 0, 0, 0], [r.output for r in runs]
+    assert json.loads(runs[0].stdout)[0]["status"] == "valid"
     assert complete.read_bytes() == before
+    assert complete.stat().st_mtime_ns == mtime
