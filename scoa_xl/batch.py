@@ -13,18 +13,26 @@ Progress is reported through a callback, so the library never writes to the term
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from .consolidate import Respondent, consolidate
 from .errors import Code, InputError, issue
-from .fileio import is_inside
+from .fileio import is_inside, make_dir
 from .inbox import classify, discover, fingerprint, mark_duplicates, parse_date, resolve_copies
 from .model import CONTROL_IDS, Spec, Status
-from .outputs import FEEDBACK, PLANS, place_outputs, tidy
+from .outputs import (
+    FEEDBACK,
+    PLANS,
+    SUMMARY,
+    StagedRun,
+    fault_point,
+    output_error,
+    place_outputs,
+    recover,
+    write_manifest,
+)
 from .register import Register
 from .results import BatchResult, FileRecord, Spool
 from .tasks import PeekTask, PlanDone, PlanTask, ReadTask, WorkerState, failed_read, handle, plan_tasks
@@ -72,17 +80,19 @@ def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, job
     originals = mark_duplicates(results)
     tasks = [ReadTask(i, str(r.path), r.file) for i, r in enumerate(results) if r.status is None]
 
-    plans_dir = out / PLANS
-    plans_dir.mkdir(parents=True, exist_ok=True)
-    (out / FEEDBACK).mkdir(parents=True, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=".scoa-staging-", dir=plans_dir)
+    try:
+        make_dir(out)
+        recovered = recover(out)
+        run = StagedRun(out)
+    except OSError as exc:
+        raise output_error(exc, None, out) from None
     jobs = max(1, jobs)
     spool = Spool()
     try:
         prev_index = _index_previous(Path(previous), spec, jobs, time_limit) if previous else {}
         from . import check, plan  # noqa: F401 - loaded once here, so every forked worker starts with them
 
-        state = WorkerState(spec, staging, prev_index, started.date())
+        state = WorkerState(spec, str(run.work), prev_index, started.date())
         pool = Pool(min(jobs, len(tasks)), handle, state) if tasks else None
         try:
             if pool is not None:
@@ -91,6 +101,7 @@ def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, job
                     settled = _settle(results[task.index], task, res, failure, time_limit)
                     results[task.index] = _keep(settled, spool, spec)
                     report("Reading returns", n, len(tasks))
+                    fault_point("reading")
             _resolve(results, originals, reg)
             if pool is not None:
                 _write_plans(pool, results, time_limit, report)
@@ -100,21 +111,29 @@ def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, job
         respondents = [Respondent(r.council_name, r.code, r.respondent, r.organisation, r.file, r.rooms,
                                   r.controllability, r.fits, r.ratings) for r in results if r.counted]
         councils = consolidate(respondents, spec)
-        written = place_outputs(results, out, spec)
+        written = place_outputs(results, run.dir, spec)
         result = BatchResult(folder, out, spec, results, councils, started, register=register, previous=previous,
                              jobs=jobs, spool=spool)
+        if recovered:
+            result.notes.append(recovered)
         result.seconds = time.monotonic() - clock
         from .summary import write_summary
 
-        result.summary = write_summary(result, out / "summary.xlsx", reg.councils if register else None)
-        written.add("summary.xlsx")
-        tidy(out, written)
+        write_summary(result, run.dir / SUMMARY, reg.councils if register else None)
+        written.add(SUMMARY)
+        write_manifest(run.dir, written)
+        fault_point("summary")
+        run.commit()
+        result.summary = out / SUMMARY
         return result
+    except OSError as exc:
+        spool.close()
+        raise output_error(exc, run, out) from None
     except BaseException:
         spool.close()
         raise
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        run.discard()
 
 
 def _write_plans(pool: Pool, results: list[FileRecord], limit: float, report: Progress) -> None:
@@ -128,6 +147,8 @@ def _write_plans(pool: Pool, results: list[FileRecord], limit: float, report: Pr
     # Each return of a task is read again and its plan written: allow for that, per return of the largest.
     for task, res, failure in pool.run(tasks, limit * (1 + largest)):
         assert isinstance(task, PlanTask)
+        if isinstance(res, TaskFailed) and isinstance(res.error, OSError):
+            raise res.error  # the disk filled or a folder refused: the whole run fails, nothing is placed
         if failure or res is None:
             why = "it took too long" if failure == "timeout" else "the program writing it stopped"
             res = [PlanDone(i, "", f"its plan could not be written ({why})") for i, _ in task.members]
@@ -141,6 +162,7 @@ def _write_plans(pool: Pool, results: list[FileRecord], limit: float, report: Pr
                 results[d.index].reason = d.reason
         done += len(task.members)
         report("Writing plans", done, total)
+        fault_point("plans")
 
 
 def _resolve(results: list[FileRecord], originals: dict[str, int], reg: Register) -> None:

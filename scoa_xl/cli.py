@@ -8,6 +8,7 @@ allowed), 1 a return or input has errors, 2 a usage error. A library error (Scoa
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,18 +23,53 @@ if TYPE_CHECKING:
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+class Stopped(BaseException):
+    """A termination signal (SIGTERM, SIGHUP), raised in the main process so a run cleans up as after Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop_on(signum: int, frame: object) -> None:
+    raise Stopped(signum)
+
+
+STOPPED = ("Stopped before the end: nothing this command had not finished was put in place, and earlier "
+           "outputs are as they were.")
+
+
 class ScoaGroup(click.Group):
     def invoke(self, ctx: click.Context):
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _stop_on)
         try:
             return super().invoke(ctx)
         except BrokenPipeError:  # output piped into `head` and the like: stop quietly
             sys.stderr.close()
             ctx.exit(0)
+        except KeyboardInterrupt:
+            click.echo(f"\n{STOPPED}", err=True)
+            ctx.exit(130)
+        except Stopped as exc:
+            click.echo(f"\n{STOPPED}", err=True)
+            ctx.exit(128 + exc.signum)
         except (ScoaError, OSError) as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {_said(exc)}", err=True)
             ctx.exit(1)
+
+
+def _said(exc: Exception) -> str:
+    """A library error as one line; an OSError with the path it is about and what happened, in words."""
+    if isinstance(exc, OSError) and not isinstance(exc, ScoaError):
+        from .fileio import display_name
+        from .outputs import FAULTS
+
+        what = FAULTS.get(exc.errno or 0) or exc.strerror or str(exc)
+        return f"{display_name(exc.filename)}: {what}" if exc.filename else what
+    return str(exc)
 
 
 @click.group(cls=ScoaGroup, context_settings=CONTEXT)
@@ -405,6 +441,9 @@ def batch(folder: Path, out: Path, register_csv: Path | None, jobs: int | None, 
                            progress=None if quiet else bars, previous=previous, time_limit=time_limit)
     finally:
         bars.close()
+    if not quiet:
+        for note in result.notes:
+            click.echo(note, err=True)
     if as_json:
         result.write_json(sys.stdout)
         sys.stdout.flush()

@@ -29,6 +29,10 @@ class InputError(ScoaError):
     """An input other than a return that cannot be used: a folder, a register, a set of returns."""
 
 
+class OutputError(ScoaError):
+    """The tool could not write its outputs (a full disk, a folder it may not write): names the path."""
+
+
 class ReturnUnreadable(ScoaError):
     """A file that cannot be read as a return at all; carries the issue that explains why."""
 

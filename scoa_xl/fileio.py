@@ -7,6 +7,8 @@ goes through `safe_filename`; every name shown or written into a report goes thr
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import os
 import re
@@ -16,6 +18,7 @@ import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 TEXT_LIMIT = 32767  # characters a spreadsheet cell holds (Excel's limit; both writers cut silently past it)
 NAME_BYTES = 120  # file names kept well under the 255-byte limit of common file systems
@@ -46,15 +49,19 @@ def atomic_output(out: Path | str) -> Iterator[Path]:
     never half a workbook.
     """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=out.suffix, dir=out.parent)
-    os.close(fd)
+    tmp = ""
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=out.suffix, dir=out.parent)
+        os.close(fd)
         yield Path(tmp)
         honour_umask(tmp)
         os.replace(tmp, out)
+    except OSError as exc:
+        # Name the file the user asked for, never the temporary one.
+        raise OSError(exc.errno, exc.strerror, os.fspath(out)) from None
     finally:
-        if os.path.exists(tmp):
+        if tmp and os.path.exists(tmp):
             os.unlink(tmp)
 
 
@@ -126,3 +133,35 @@ def file_sha256(path: Path | str) -> str:
         return h.hexdigest()
     except OSError:
         return ""
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2  # renameat2(2) flag: swap two paths in one step
+_NO_EXCHANGE = {errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM}
+
+
+def _renameat2() -> Any:
+    try:
+        return ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # not Linux, or a C library without it
+        return None
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step (Linux renameat2 with RENAME_EXCHANGE): at every moment each
+    path names one whole thing. False where the system or file system cannot do it; an OSError for a real fault."""
+    fn = _renameat2()
+    if fn is None:
+        return False
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in _NO_EXCHANGE:
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def make_dir(path: Path) -> Path:
+    """A folder with the permissions the umask gives (tempfile.mkdtemp would make it private to the user)."""
+    os.makedirs(path, exist_ok=True)
+    return path

@@ -15,6 +15,7 @@ from .check import CheckedReturn, check_return
 from .errors import Code, issue
 from .fileio import display_name
 from .model import Identity, Spec, Status
+from .outputs import FAULTS as OUTPUT_FAULTS
 from .register import council_key, normal_name
 from .results import FileRecord
 
@@ -158,6 +159,11 @@ def plan_group(task: PlanTask, state: WorkerState) -> list[PlanDone]:
             write_plan(a, out, previous=prev if prev is not None and prev.ret is not None else None,
                        partners=partners, made_on=state.made_on)
             done.append(PlanDone(index, str(out)))
+        except OSError as exc:
+            if exc.errno in OUTPUT_FAULTS:  # the disk, not the return: the run as a whole cannot finish
+                raise
+            done.append(PlanDone(index, "", f"its plan could not be written ({type(exc).__name__}: "
+                                            f"{str(exc)[:120]})"))
         except Exception as exc:  # a plan that cannot be written must not lose the return's status
             done.append(PlanDone(index, "", f"its plan could not be written ({type(exc).__name__}: "
                                             f"{str(exc)[:120]})"))

@@ -9,6 +9,7 @@ formulas recur in every workbook of a register, so each is rewritten once per pr
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from xlsxwriter.workbook import Workbook
@@ -36,12 +37,30 @@ class _Worksheet(Worksheet):
 
 
 class _Workbook(Workbook):
+    """A workbook assembled in memory and written to its file in one go when closed.
+
+    xlsxwriter zips straight into the file it is given; when the disk fills half-way, the zip writer it leaves
+    behind later prints an "Exception ignored" traceback as it is collected. Zipping into memory and writing the
+    bytes ourselves makes a full disk one plain OSError, raised by close()."""
+
     worksheet_class = _Worksheet  # xlsxwriter's documented way to use a Worksheet subclass
+
+    def __init__(self, path: Path | str, options: dict):
+        self._target = Path(path)
+        self._buffer = io.BytesIO()
+        super().__init__(self._buffer, options)
+
+    def close(self) -> None:
+        super().close()
+        data = self._buffer.getvalue()
+        self._buffer = io.BytesIO()
+        with open(self._target, "wb") as fh:
+            fh.write(data)
 
 
 def new_workbook(path: Path | str, **options) -> Workbook:
     """An xlsxwriter Workbook writing to `path` on close(), with the tool's safe options (and any others given)."""
-    return _Workbook(str(path), {**SAFE_TEXT, "in_memory": True, **options})
+    return _Workbook(path, {**SAFE_TEXT, "in_memory": True, **options})
 
 
 def page_setup(ws, header: str = "", *, landscape: bool = True, repeat: int | None = None) -> None:
