@@ -646,7 +646,7 @@ def _header(msg: Message, name: str) -> Any:
 def _shown(text: str | None) -> str | None:
     if text is None:
         return None
-    text = " ".join(display_name(text).split())
+    text = display_name(" ".join(text.split()))  # folding and tabs become single spaces, then the rest is escaped
     return (text[:297] + "...") if len(text) > 300 else (text or None)
 
 
