@@ -13,9 +13,10 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import default as _POLICY
+from email.policy import default
 from email.utils import getaddresses
 from pathlib import Path
 
@@ -23,7 +24,12 @@ from .model import Spec
 from .render import render
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Folded at 998 (the limit of a line in a message), not 78: the standard library folds a long subject right after
+# "Subject:", which mail programs then show with a leading space.
+_POLICY = default.clone(max_line_length=998)
+_SUBJECT_CHARS = 900
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
 _SUBJECT_LINE = re.compile(r"\ASubject:[ \t]*(.*)\n?")
 
 
@@ -83,11 +89,11 @@ def addresses(value: str | Iterable[str]) -> tuple[str, ...]:
     out: list[str] = []
     # A line break separates addresses (two typed in one register cell); it never starts another header.
     for name, addr in getaddresses([_CONTROL.sub(" ", re.sub(r"[\r\n]+", ",", v)) for v in raw if v]):
-        if "@" not in addr:
+        if not _ADDRESS.fullmatch(addr.strip()):
             continue
         try:
             out.append(str(Address(display_name=name.strip(), addr_spec=addr.strip())))
-        except (ValueError, IndexError, TypeError):  # Address refuses what is not an address
+        except (ValueError, IndexError, TypeError, HeaderParseError):  # Address refuses what is not an address
             continue
     return tuple(dict.fromkeys(out))
 
@@ -107,30 +113,34 @@ def feedback_draft(letter: str, spec: Spec, *, to: str | Iterable[str] = "", cou
     is the body, and the plan workbook is attached when one was written."""
     subject, body = split_subject(letter)
     if not subject:
-        subject = split_subject(render("feedback_email.txt.j2", council=council, spec=spec))[0]
+        subject = split_subject(render("feedback_email.txt.j2", council=_one_line(council), spec=spec))[0]
     return _draft(to, subject, body, (plan,) if plan else (), sender)
 
 
 def reminder_draft(spec: Spec, council: str, *, to: str | Iterable[str] = "", sender: str = "",
                    deadline: str = "") -> Draft:
     """A reminder to a council that has not returned (reminder_email.txt.j2)."""
-    subject, body = split_subject(render("reminder_email.txt.j2", council=council, spec=spec, deadline=deadline))
+    subject, body = split_subject(render("reminder_email.txt.j2", council=_one_line(council), spec=spec,
+                                         deadline=_one_line(deadline)))
     return _draft(to, subject, body, (), sender)
 
 
 def issue_draft(spec: Spec, council: str, workbook: Attachment, *, to: str | Iterable[str] = "",
                 sender: str = "", deadline: str = "") -> Draft:
     """The email that issues a council its personalised workbook, attached (issue_email.txt.j2)."""
-    subject, body = split_subject(render("issue_email.txt.j2", council=council, spec=spec,
-                                         workbook=_attachment_name(workbook.filename), deadline=deadline))
+    subject, body = split_subject(render("issue_email.txt.j2", council=_one_line(council), spec=spec,
+                                         workbook=_attachment_name(workbook.filename), deadline=_one_line(deadline)))
     return _draft(to, subject, body, (workbook,), sender)
 
 
 def _draft(to: str | Iterable[str], subject: str, body: str, attachments: tuple[Attachment, ...],
            sender: str) -> Draft:
     from_ = addresses(sender)
-    return Draft(addresses(to), " ".join(_CONTROL.sub(" ", subject).split()), body, attachments,
-                 from_[0] if from_ else "")
+    return Draft(addresses(to), _one_line(subject)[:_SUBJECT_CHARS], body, attachments, from_[0] if from_ else "")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(_CONTROL.sub(" ", str(text)).split())
 
 
 def _attachment_name(name: str) -> str:
