@@ -233,8 +233,11 @@ _WHAT_BY_EXT = {
     ".csv": "a CSV file", ".png": "a picture", ".jpg": "a picture", ".jpeg": "a picture", ".gif": "a picture",
     ".pptx": "a PowerPoint file", ".html": "a web page", ".htm": "a web page", ".ics": "a calendar invitation",
     ".vcf": "a contact card", ".json": "a data file", ".xlsb": "an Excel binary workbook (.xlsb)",
+    ".p7m": "an encrypted email (S/MIME), which cannot be opened here", ".p7s": "a digital signature",
 }
-_WHAT_BY_TYPE = {"text/plain": "a text file", "text/html": "a web page", "text/calendar": "a calendar invitation",
+_WHAT_BY_TYPE = {"application/pkcs7-mime": "an encrypted email (S/MIME), which cannot be opened here",
+                 "application/pkcs7-signature": "a digital signature", "text/plain": "a text file",
+                 "text/html": "a web page", "text/calendar": "a calendar invitation",
                  "text/csv": "a CSV file", "application/pdf": "a PDF document", "text/vcard": "a contact card"}
 _SPREADSHEET_EXTS = (".xlsx", ".xlsm", ".ods", ".xls")
 _HEADER = re.compile(rb"[!-9;-~]{1,76}[ \t]*:")
@@ -245,11 +248,26 @@ _OTHER_HEADERS = {b"to", b"cc", b"reply-to", b"content-type", b"sender", b"deliv
 
 
 def _identify(data: bytes, name: str, content_type: str) -> _Found:
+    """By content first. What the content does not settle, a spreadsheet's name does, as for a file in a folder:
+    a PDF sent as "return.xlsx" is a return that pre-flight then refuses, saying it is a PDF."""
     lower = name.casefold()
-    if data.startswith(_TNEF_MAGIC) or lower == "winmail.dat" or content_type == "application/ms-tnef":
+    base = re.split(r"[/\\]", lower)[-1]
+    found = _by_content(data, lower, base, content_type)
+    named = base.endswith(_SPREADSHEET_EXTS) and not base.startswith(("~$", "._"))
+    if named and not (found.container or found.spreadsheet or found.issue):
+        return _Found(spreadsheet=os.path.splitext(base)[1][1:])
+    return found
+
+
+def _by_content(data: bytes, lower: str, base: str, content_type: str) -> _Found:
+    if data.startswith(_TNEF_MAGIC) or base == "winmail.dat" or content_type == "application/ms-tnef":
         return _Found(what="an Outlook TNEF (winmail.dat) attachment",
                       issue=issue(Code.MAIL_005, found="an Outlook TNEF (winmail.dat) attachment",
                                   expected="the workbook attached as a file of its own"))
+    if lower.startswith("__macosx/") or base.startswith("._") or base == ".ds_store":
+        return _Found(what="file details a Mac adds to a zip archive")
+    if base.startswith("~$"):
+        return _Found(what="an Excel lock file (it holds no answers)")
     if not data:
         return _Found(what="an empty attachment")
     if data.startswith(ZIP_MAGIC):
@@ -265,7 +283,7 @@ def _identify(data: bytes, name: str, content_type: str) -> _Found:
         if text_kind is ContainerKind.MBOX and lower.endswith(".eml"):
             return _Found(container=ContainerKind.EML)  # some programs start a saved message with a From_ line
         return _Found(container=text_kind)
-    ext = os.path.splitext(lower)[1]
+    ext = os.path.splitext(base)[1]
     if ext in _KIND_BY_EXT and ext != ".zip":
         return _Found(container=_KIND_BY_EXT[ext])  # a damaged one: opening it says so
     what = (_WHAT_BY_EXT.get(ext) or _WHAT_BY_TYPE.get(content_type)
@@ -613,7 +631,7 @@ def _decoded(part: Message) -> tuple[bytes, Issue | None]:
         raw = None
     data = raw if isinstance(raw, bytes) else b""
     new = part.defects[before:]
-    if any("Base64" in type(d).__name__ for d in new) or (raw is None and part.get_payload()):
+    if any("Base64" in type(d).__name__ for d in new):
         return data, issue(Code.MAIL_009, found="an attachment whose encoding was damaged (bad base64)",
                            expected="an attachment as mail programs encode it")
     return data, None
@@ -859,14 +877,14 @@ def _walk_msg(message: Any, where: _Where, walk: _Walk) -> Iterator[Item]:
         name = _unique(_clean_name(label, "attachment"), used)
         at = replace(here, chain=(*here.chain, name))
         method = getattr(a, "attach_method", 1)
-        if getattr(a, "custom_storage", None) is not None or method == 6:
+        if method == 5:  # an attached message the library could not read as one
+            yield _refused(walk, at, Code.MAIL_006, "an attached Outlook message that could not be read",
+                           "an Outlook .msg file as Outlook saves it")
+        elif getattr(a, "custom_storage", None) is not None or method == 6:
             yield Item(SEPARATOR.join(at.chain), _source(walk, at), what="an embedded object (OLE), not a file")
         elif method in _BY_REFERENCE:
             yield Item(SEPARATOR.join(at.chain), _source(walk, at),
                        what="a link to a file kept elsewhere, not the file itself")
-        elif method == 5:
-            yield _refused(walk, at, Code.MAIL_006, "an attached Outlook message that could not be read",
-                           "an Outlook .msg file as Outlook saves it")
         else:
             data = a.data if isinstance(a.data, bytes) else b""
             yield from _item(data, at, walk, (a.mime_type or "").lower())

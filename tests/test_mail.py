@@ -562,3 +562,26 @@ def test_every_mail_code_is_in_the_catalogue():
     assert [c.value for c in mail] == [f"MAIL_{n:03d}" for n in range(1, 10)]
     assert all(CATALOGUE[c].fix for c in mail)
     assert Path(containers.__file__).read_text(encoding="utf-8").count("Code.MAIL_") >= len(mail)
+
+
+def test_what_the_content_does_not_settle_a_spreadsheets_name_does(returns, tmp_path):
+    """As for a file in a folder: a PDF sent as "return.xlsx" is a return that pre-flight refuses, saying why."""
+    from scoa_xl import preflight
+    from scoa_xl.errors import ReturnUnreadable
+
+    data = zipped({"return.xlsx": b"%PDF-1.4\n", "empty.ods": b"", "__MACOSX/._return.xlsx": b"\x00\x05\x16\x07",
+                   "~$return.xlsx": b"\x08Jo Bloggs", "Leeds.xlsx": returns["Leeds"]})
+    items = opened(data, "z.zip")
+    assert rows(items) == [("z.zip > return.xlsx", "xlsx"), ("z.zip > empty.ods", "ods"),
+                           ("z.zip > __MACOSX/._return.xlsx", "file details a Mac adds to a zip archive"),
+                           ("z.zip > ~$return.xlsx", "an Excel lock file (it holds no answers)"),
+                           ("z.zip > Leeds.xlsx", "xlsx")]
+    found = []
+    for item in items[:2]:
+        with pytest.raises(ReturnUnreadable) as caught:
+            preflight.sniff(write_temporary(item, tmp_path))
+        found.append((caught.value.issue.code, caught.value.issue.found))
+    assert found == [(Code.FILE_001, "a PDF document"), (Code.FILE_005, "an empty file (0 bytes)")]
+    smime = message(attachments=[("smime.p7m", b"0\x82\x01", "application/pkcs7-mime")]).as_bytes()
+    assert rows(opened(smime, "m.eml")) == [("m.eml > smime.p7m", "an encrypted email (S/MIME), which cannot be "
+                                                                   "opened here")]
