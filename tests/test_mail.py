@@ -392,6 +392,12 @@ def test_nesting_fifty_deep_stops_at_the_limit(returns):
         data = zipped({f"level{level}.zip" if level < 50 else "r.xlsx": data})
     item, = opened(data, "deep.zip")
     assert item.issue.code is Code.MAIL_003 and item.name.count(" > ") == MAX_NESTING
+    # And Outlook messages attached to Outlook messages.
+    msg = message(subject="level 12", attachments=[("deep.xlsx", returns["Leeds"], XLSX)])
+    for level in range(11, 0, -1):
+        msg = message(subject=f"level {level}", attachments=[msg])
+    item, = opened(MapiMessage.from_email_message(msg).to_bytes(), "deep.msg")
+    assert item.issue.code is Code.MAIL_003 and item.name.endswith(" > level 9.msg")
 
 
 def test_messages_nested_hundreds_deep():
@@ -531,6 +537,9 @@ def test_limits_on_sizes_and_counts(returns, monkeypatch, tmp_path):
     five = zipped({f"n{i}.txt": b"x" for i in range(5)})
     assert rows(opened(five, "five.zip"))[-1] == ("five.zip", "MAIL_002")
     assert len(opened(five, "five.zip")) == 4
+    monkeypatch.setattr(containers, "MAX_ATTACHMENTS", 1)
+    two = MapiMessage.from_email_message(message(attachments=[("a.pdf", b"%PDF", "application/pdf")] * 2))
+    assert rows(opened(two.to_bytes(), "two.msg")) == [("two.msg", "MAIL_002")]
     many = zipped({f"n{i}.txt": b"" for i in range(containers.MAX_MEMBERS + 1)})
     assert rows(opened(many, "many.zip")) == [("many.zip", "MAIL_002")]
 
