@@ -82,6 +82,15 @@ class Code(StrEnum):
     ANS_007 = "ANS_007"
     TEXT_001 = "TEXT_001"
     TEXT_002 = "TEXT_002"
+    MAIL_001 = "MAIL_001"
+    MAIL_002 = "MAIL_002"
+    MAIL_003 = "MAIL_003"
+    MAIL_004 = "MAIL_004"
+    MAIL_005 = "MAIL_005"
+    MAIL_006 = "MAIL_006"
+    MAIL_007 = "MAIL_007"
+    MAIL_008 = "MAIL_008"
+    MAIL_009 = "MAIL_009"
 
 
 CATALOGUE: dict[Code, Entry] = {
@@ -164,6 +173,33 @@ CATALOGUE: dict[Code, Entry] = {
     Code.TEXT_002: Entry(Q, "Text looks like a formula",
                          "Nothing needs doing: it was kept as plain text and will never run as a formula. "
                          "Remove the leading =, +, - or @ if it was not meant."),
+    Code.MAIL_001: Entry(E, "Email or archive is too large to open",
+                         "Ask the sender to attach each workbook to an email of its own, or save the workbooks "
+                         "out of the email or archive and put them in the folder as files."),
+    Code.MAIL_002: Entry(E, "Email or archive holds too many attachments or files",
+                         "Save the returns out of it and put them in the folder as files, or split it into smaller "
+                         "emails or archives; no real return comes with this many."),
+    Code.MAIL_003: Entry(E, "Emails or archives nested too deep",
+                         "Open the innermost email or archive, save the workbook out of it and put that in the "
+                         "folder as a file."),
+    Code.MAIL_004: Entry(E, "Zip archive is password-protected",
+                         "Ask the sender for the password, unzip it and put the workbooks in the folder, or ask "
+                         "them to send the workbooks without a zip."),
+    Code.MAIL_005: Entry(E, "Outlook TNEF (winmail.dat) attachment",
+                         "Ask the sender to send the workbook again as a normal attachment (in Outlook, write the "
+                         "email as HTML or plain text, not Rich Text)."),
+    Code.MAIL_006: Entry(E, "Email or archive is damaged",
+                         "Save the email (or archive) again from the mail program and put the new copy in the "
+                         "folder, or save the workbook out of it and put that in the folder."),
+    Code.MAIL_007: Entry(Q, "Email has nothing attached",
+                         "Nothing to read in it: if the sender meant to send a return, ask them to send the email "
+                         "again with the workbook attached."),
+    Code.MAIL_008: Entry(E, "Archive is suspiciously compressed (a zip bomb)",
+                         "It was not unpacked. Ask the sender for the workbooks themselves; if you did not expect "
+                         "the archive, tell your IT team."),
+    Code.MAIL_009: Entry(Q, "Attachment was damaged on its way",
+                         "What could be decoded was used; if the workbook does not read correctly, ask the sender "
+                         "to send it again."),
 }
 
 

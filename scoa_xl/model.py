@@ -43,6 +43,34 @@ class Status(StrEnum):
 _LIVE = frozenset({Status.VALID, Status.QUERIES, Status.INVALID})
 
 
+class ContainerKind(StrEnum):
+    EML = "eml"
+    MSG = "msg"
+    MBOX = "mbox"
+    ZIP = "zip"
+
+    @property
+    def what(self) -> str:
+        return {"eml": "an email message", "msg": "an Outlook message", "mbox": "a mailbox",
+                "zip": "a zip archive"}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where an item came from: `files[].source` in `scoa batch --json`."""
+
+    container: str  # the outermost file, as the caller names it
+    kind: ContainerKind  # the outermost file's kind
+    sender: str | None  # "Name <address>" of the nearest message holding the item
+    sent: str | None  # its Date header as ISO 8601, timezone kept
+    subject: str | None
+    attachment: str | None  # the item's own name; None for the outermost file itself
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"container": self.container, "kind": self.kind.value, "from": self.sender, "sent": self.sent,
+                "subject": self.subject, "attachment": self.attachment}
+
+
 class FieldKind(StrEnum):
     IDENTITY = "identity"
     RATING = "rating"

@@ -537,3 +537,23 @@ def _biff_sheet_cells(stream: bytes, pos: int, strings: int) -> tuple[int, int]:
             continue
         max_row, max_col = max(max_row, row + 1), max(max_col, col + 1)
     return max(max_row * max_col, reserved), p - pos
+
+# ---------------------------------------------------------------------------------------------------
+# For opening containers (emails, archives): the same looks, by content, on bytes already in memory
+
+
+def ole2_names(data: bytes) -> set[str]:
+    """The names (casefolded) of every stream and storage in an OLE2 compound file, read by the format's own
+    tables as `sniff` reads them; raise ReturnUnreadable when the file is damaged."""
+    return _ole_streams(data)[0]
+
+
+def zip_member_count(data: bytes) -> int:
+    """How many members a zip's end record declares, before anything is parsed (0 when it cannot be found)."""
+    return _declared_members(data)
+
+
+def zip_workbook_kind(zf: zipfile.ZipFile) -> str:
+    """"xlsx", "xlsm" or "ods" when an opened zip holds a workbook, judged by its parts' names; else raise
+    ReturnUnreadable saying what it is (a Word document, a zip archive holding a workbook, ...)."""
+    return _zip_kind(zf, set(zf.namelist()))

@@ -15,23 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import Issue, IssueCounts
-from .model import Spec, Status
-
-
-@dataclass(frozen=True, slots=True)
-class Source:
-    """Where a return came from when it arrived inside an email or an archive (`files[].source`)."""
-
-    container: str  # the outermost file, as found in the folder
-    kind: str  # eml, msg, mbox or zip: the innermost container
-    sender: str | None = None  # "Name <address>"
-    sent: str | None = None  # ISO 8601, timezone kept
-    subject: str | None = None
-    attachment: str = ""
-
-    def to_json(self) -> dict:
-        return {"container": self.container, "kind": self.kind, "from": self.sender, "sent": self.sent,
-                "subject": self.subject, "attachment": self.attachment}
+from .model import Source, Spec, Status
 
 
 class Spool:

@@ -18,7 +18,8 @@ LAYERS = [
     {"model", "resources", "styles", "workers"},  # domain objects; files and processes with no domain knowledge
     {"errors", "fileio", "layout", "clean", "render"},
     {"spec", "register", "preflight", "score", "writer", "results"},
-    {"read", "consolidate", "generate", "inbox", "outputs"},
+    {"read", "consolidate", "generate", "containers", "drafts"},
+    {"inbox", "outputs"},
     {"validate", "fields", "summary", "issuing"},
     {"check"},
     {"plan", "prefill"},
