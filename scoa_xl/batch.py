@@ -20,7 +20,7 @@ from pathlib import Path
 from .consolidate import Respondent, consolidate
 from .errors import Code, InputError, issue
 from .fileio import is_inside, make_dir
-from .inbox import classify, discover, fingerprint, mark_duplicates, parse_date, resolve_copies
+from .inbox import classify, discover, expand, fingerprint, mark_duplicates, parse_date, resolve_copies
 from .model import CONTROL_IDS, Spec, Status
 from .outputs import (
     FEEDBACK,
@@ -31,6 +31,7 @@ from .outputs import (
     output_error,
     place_outputs,
     recover,
+    write_drafts,
     write_manifest,
 )
 from .register import Register
@@ -62,8 +63,10 @@ def check_folders(folder: Path, out: Path) -> None:
 
 def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, jobs: int = DEFAULT_JOBS,
               progress: Progress | None = None, previous: Path | None = None,
-              time_limit: float = DEFAULT_TIME_LIMIT) -> BatchResult:
-    """Read every file of `folder`, write plans, feedback and summary.xlsx into `out`; never stop on a file."""
+              time_limit: float = DEFAULT_TIME_LIMIT, drafts: bool = False) -> BatchResult:
+    """Read every file of `folder`, write plans, feedback and summary.xlsx into `out` (and, with `drafts`, an
+    unsent email per letter and a reminder per council on the register that has not returned); never stop on a
+    file."""
     report = progress or _no_progress
     started = dt.datetime.now().replace(microsecond=0)
     clock = time.monotonic()
@@ -72,13 +75,6 @@ def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, job
     if previous is not None and not Path(previous).is_dir():
         raise InputError(f"{previous} is not a folder; give the folder of last year's returns")
     reg = Register.load(register)
-
-    results = discover(folder)
-    for r in results:
-        classify(r)
-    fingerprint(results)
-    originals = mark_duplicates(results)
-    tasks = [ReadTask(i, str(r.path), r.file) for i, r in enumerate(results) if r.status is None]
 
     try:
         make_dir(out)
@@ -89,6 +85,13 @@ def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, job
     jobs = max(1, jobs)
     spool = Spool()
     try:
+        results = discover(folder)
+        for r in results:
+            classify(r)
+        results = expand(results, run.work / "attachments")
+        fingerprint(results)
+        originals = mark_duplicates(results)
+        tasks = [ReadTask(i, str(r.path), r.file) for i, r in enumerate(results) if r.status is None]
         prev_index = _index_previous(Path(previous), spec, jobs, time_limit) if previous else {}
         from . import check, plan  # noqa: F401 - loaded once here, so every forked worker starts with them
 
@@ -112,6 +115,8 @@ def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, job
                                   r.controllability, r.fits, r.ratings) for r in results if r.counted]
         councils = consolidate(respondents, spec)
         written = place_outputs(results, run.dir, spec)
+        if drafts:
+            written |= write_drafts(results, run.dir, spec, reg, reg.councils if register else ())
         result = BatchResult(folder, out, spec, results, councils, started, register=register, previous=previous,
                              jobs=jobs, spool=spool)
         if recovered:

@@ -7,13 +7,17 @@ problem with the file itself, it reports it.
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .containers import iter_container, sniff_container, write_temporary
 from .errors import Code, Issue, IssueCounts, ReturnUnreadable, issue
 from .fileio import display_name, file_sha256
 from .layout import COVER
-from .model import Return, Scores, Spec, Status
+from .model import Return, Scores, Severity, Spec, Status
 from .read import locate, peek_meta
 from .score import score_return
 from .spec import find_spec
@@ -34,7 +38,7 @@ class CheckedReturn(IssueCounts):
     spec_version: str = ""
     migrated_from: str = ""
 
-    def check_json(self, name: str | None = None) -> dict:
+    def check_json(self, name: str | os.PathLike[str] | None = None) -> dict:
         """The object `scoa check --json` prints for this file."""
         return {"file": display_name(name or self.file), "status": self.status.value,
                 "issues": [i.to_json() for i in self.issues], "read_by": self.read_by or None}
@@ -110,4 +114,34 @@ def check_return(path: Path | str, default: Spec) -> CheckedReturn:
                       meta.get("spec_version", ""), old)
 
 
-__all__ = ["CheckedReturn", "check_return", "resolve_spec"]
+def check_paths(paths: Iterable[Path], default: Spec) -> Iterator[tuple[str, CheckedReturn]]:
+    """(name, checked return) for each path, as `scoa check` shows them: a plain file as itself, an email, a
+    mailbox or an archive as each spreadsheet attached to it ("Inbox.mbox > Leeds.xlsx"), plus anything inside
+    that could not be opened. Only what a check reports is kept, so thousands of returns stay small."""
+    for path in paths:
+        path = Path(path)
+        try:
+            kind = None if path.suffix.lower() in _WORKBOOK_EXTS else sniff_container(path)
+        except OSError:
+            kind = None
+        if kind is None:
+            yield display_name(path), _small(check_return(path, default))
+            continue
+        with tempfile.TemporaryDirectory(prefix="scoa-check-") as scratch:
+            for item in iter_container(path, display_name(path), kind):
+                if item.is_spreadsheet:
+                    copy = write_temporary(item, Path(scratch))
+                    yield item.name, _small(check_return(copy, default))
+                    copy.unlink()
+                elif item.issue is not None and item.issue.severity == Severity.ERROR:
+                    yield item.name, CheckedReturn(path, Status.UNREADABLE, [item.issue])
+
+
+_WORKBOOK_EXTS = (".xlsx", ".xlsm", ".ods", ".xls")
+
+
+def _small(a: CheckedReturn) -> CheckedReturn:
+    return CheckedReturn(a.file, a.status, a.issues, read_by=a.read_by)
+
+
+__all__ = ["CheckedReturn", "check_paths", "check_return", "resolve_spec"]

@@ -143,6 +143,10 @@ class _ProgressBars:
                    "An alternative to -o.")
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the workbooks made from --register, with an issue-log.csv.")
+@click.option("--drafts", is_flag=True,
+              help="With --register: also write OUT-DIR/drafts/, one unsent email (.eml) per council with its "
+                   "workbook attached, to the register's email column. Nothing is ever sent: open each draft "
+                   "(desktop Outlook opens it as a draft), review it and send it yourself.")
 @click.option("--prefill", "last_year", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Last year's return: carry every answer forward, marked for confirmation.")
 @click.option("--from-returns", "from_returns", is_flag=True,
@@ -152,7 +156,7 @@ class _ProgressBars:
 @spec_option
 def generate(output: Path | None, council: str, council_code: str, respondent: str, organisation: str, role: str,
              on: dt.datetime | None, register_csv: Path | None, out_dir: Path | None, last_year: Path | None,
-             from_returns: bool, returns: tuple[Path, ...], spec_path: Path | None) -> None:
+             from_returns: bool, returns: tuple[Path, ...], spec_path: Path | None, drafts: bool) -> None:
     """Write the self-assessment workbook, blank or personalised, or one per council on a register.
 
     \b
@@ -160,6 +164,7 @@ def generate(output: Path | None, council: str, council_code: str, respondent: s
       scoa generate -o scoa.xlsx
       scoa generate -o leeds.xlsx --council Leeds --respondent "Jo Bloggs" --organisation "Leeds City Council"
       scoa generate --register data/example-register.csv --out-dir issued/
+      scoa generate --register councils.csv --out-dir issued/ --drafts
       scoa generate --prefill leeds-2025.xlsx -o leeds-2026.xlsx
       scoa generate --from-returns council.xlsx nhs.xlsx -o leeds-agreed.xlsx
     """
@@ -179,10 +184,14 @@ def generate(output: Path | None, council: str, council_code: str, respondent: s
 
         spec = _spec(spec_path)
         issued = issue_workbooks(spec, register_csv, out_dir, day=on.date() if on else None, respondent=respondent,
-                                 organisation=organisation, role=role)
+                                 organisation=organisation, role=role, drafts=drafts)
         click.echo(f"Wrote {len(issued)} workbooks (form {spec.id} version {spec.version}) to {out_dir}, "
                    f"and the list of who got which in {out_dir / 'issue-log.csv'}")
+        if drafts:
+            click.echo(f"Drafts to review and send: {out_dir / 'drafts'}/ ({len(issued)}; nothing has been sent)")
         return
+    if drafts:
+        raise click.UsageError("--drafts goes with --register CSV --out-dir DIR")
     if returns and not from_returns:
         raise click.UsageError("return files are only taken with --from-returns")
     if output is None:
@@ -260,28 +269,24 @@ def check(returns: tuple[Path, ...], as_json: bool, spec_path: Path | None) -> N
       scoa check returns/*.xlsx
       scoa check leeds.xlsx --json
     """
-    from .check import CheckedReturn, check_return
-    from .fileio import display_name
+    from .check import check_paths
 
     spec = _spec(spec_path)
-    # Only what is printed is kept, not each return's answers and scores: a folder of thousands stays small.
-    # (One process: on the 2 cores measured for issue 7, two worker processes made 1,000 files slower, not faster.)
-    results = [CheckedReturn(a.file, a.status, a.issues, read_by=a.read_by)
-               for a in (check_return(p, spec) for p in returns)]
+    # (One process: on the 2 cores measured, two worker processes made 1,000 files slower, not faster.)
+    results = list(check_paths(returns, spec))
     if as_json:
-        _emit_json([a.check_json(p) for a, p in zip(results, returns, strict=True)])
+        _emit_json([a.check_json(name) for name, a in results])
     else:
-        for a, p in zip(results, returns, strict=True):
+        for name, a in results:
             how = f", read by {a.read_by}" if a.read_by else ""
-            click.echo(f"{display_name(p)}: {a.status.value} ({a.errors} errors, {a.queries} queries{how})")
-        rows = [(display_name(p), i.location, i.severity.value, i.code.value, i.message)
-                for a, p in zip(results, returns, strict=True) for i in a.issues]
+            click.echo(f"{name}: {a.status.value} ({a.errors} errors, {a.queries} queries{how})")
+        rows = [(name, i.location, i.severity.value, i.code.value, i.message) for name, a in results for i in a.issues]
         if rows:
             click.echo("")
             click.echo(" | ".join(("File", "Sheet!Cell", "Severity", "Code", "Message")))
             for row in rows:
                 click.echo(" | ".join(row))
-    sys.exit(1 if any(a.status.is_failure for a in results) else 0)
+    sys.exit(1 if any(a.status.is_failure for _, a in results) else 0)
 
 
 @main.command(context_settings=CONTEXT)
@@ -415,14 +420,21 @@ def plan(return_file: Path, output: Path | None, previous_file: Path | None, spe
               help="Folder of last year's returns: each plan then shows the change since last year.")
 @click.option("--time-limit", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
               help="Seconds allowed to read one file before it is reported as taking too long.")
+@click.option("--drafts", is_flag=True,
+              help="Also write OUT/drafts/: one unsent email (.eml) per feedback letter, to the address the return "
+                   "came from (else the register's email), with the plan attached; with --register, a reminder for "
+                   "each council that has not returned. Nothing is ever sent: open each draft (desktop Outlook "
+                   "opens it as a draft), review it and send it yourself.")
 @spec_option
 def batch(folder: Path, out: Path, register_csv: Path | None, jobs: int | None, as_json: bool, quiet: bool,
-          previous: Path | None, time_limit: float, spec_path: Path | None) -> None:
+          previous: Path | None, time_limit: float, drafts: bool, spec_path: Path | None) -> None:
     """Check, score and summarise a folder of returns; write each council's plan and feedback letter.
 
     Every file in FOLDER (and its subfolders) gets a row in OUT/summary.xlsx, whatever it holds: lock
     files and other non-returns are listed as skipped, identical copies as duplicates, and an older
-    return from the same council and respondent as superseded. FOLDER is never changed.
+    return from the same council and respondent as superseded. Saved emails (.eml, .msg), mailboxes
+    (.mbox) and .zip archives are opened: each attachment or member gets a row of its own, with who sent
+    it and when. FOLDER is never changed, and OUT holds one whole run: see the README.
 
     Exit status 0 when no return has an error, 1 when any is invalid or could not be read.
 
@@ -430,6 +442,7 @@ def batch(folder: Path, out: Path, register_csv: Path | None, jobs: int | None, 
     Example:
       scoa batch returns/ -o results/
       scoa batch returns/ -o results/ --register data/example-register.csv --json > results.json
+      scoa batch inbox/ -o results/ --register councils.csv --drafts
     """
     from .batch import run_batch
     from .workers import DEFAULT_JOBS
@@ -438,7 +451,8 @@ def batch(folder: Path, out: Path, register_csv: Path | None, jobs: int | None, 
     bars = _ProgressBars()
     try:
         result = run_batch(folder, out, spec, register=register_csv, jobs=jobs or DEFAULT_JOBS,
-                           progress=None if quiet else bars, previous=previous, time_limit=time_limit)
+                           progress=None if quiet else bars, previous=previous, time_limit=time_limit,
+                           drafts=drafts)
     finally:
         bars.close()
     if not quiet:
@@ -467,6 +481,9 @@ def _batch_report(result: BatchResult) -> None:
     click.echo(f"Summary: {result.summary}")
     click.echo(f"Plans: {result.plans_dir}/ ({sum(bool(f.plan) for f in result.files)})")
     click.echo(f"Feedback letters: {result.feedback_dir}/ ({sum(bool(f.feedback) for f in result.files)})")
+    if result.drafts_dir.is_dir():
+        n = sum(1 for _ in result.drafts_dir.glob("*.eml"))
+        click.echo(f"Drafts to review and send: {result.drafts_dir}/ ({n}; nothing has been sent)")
 
 
 @main.command(context_settings=CONTEXT)

@@ -13,9 +13,10 @@ import os
 import re
 from pathlib import Path
 
+from .containers import Item, iter_container, sniff_container, write_temporary
 from .errors import ReturnUnreadable
-from .fileio import display_name, file_sha256
-from .model import Status
+from .fileio import display_name, file_sha256, make_dir
+from .model import Severity, Status
 from .preflight import OLE2_MAGIC, ZIP_MAGIC, sniff
 from .register import council_key, normal_name
 from .results import FileRecord
@@ -106,7 +107,14 @@ def classify(r: FileRecord) -> None:
     elif name.casefold() in _SYSTEM_FILES or name.startswith("._"):
         r.status, r.reason = Status.SKIPPED, "a system file made by the computer, not a return"
     elif ext not in SPREADSHEET_EXTS:
-        # By content as well as name: a workbook saved with the wrong extension is still read.
+        # By content as well as name: a workbook saved with the wrong extension is still read, and an email,
+        # a mailbox or an archive is opened (expand) for the returns attached to it.
+        try:
+            r.container = sniff_container(r.path)
+        except OSError:
+            r.container = None
+        if r.container is not None:
+            return
         what = _sniff_other(r.path)
         if what:
             r.status = Status.SKIPPED
@@ -115,6 +123,7 @@ def classify(r: FileRecord) -> None:
 
 def _sniff_other(path: Path) -> str:
     """'' when a file with a non-spreadsheet name holds a workbook after all; else what it is."""
+    # (An email or archive never gets here: classify has opened it as a container.)
     try:
         with open(path, "rb") as fh:
             head = fh.read(8)
@@ -135,10 +144,39 @@ def _sniff_other(path: Path) -> str:
     return _NOT_SPREADSHEET.get(ext, f"a {ext or 'nameless'} file" if ext else "a file with no extension")
 
 
-def fingerprint(results: list[FileRecord]) -> None:
-    """Hash and time-stamp every file that is still to be read."""
+def expand(results: list[FileRecord], scratch: Path) -> list[FileRecord]:
+    """Each email, mailbox or archive in place of its attachments and members, one record each: a spreadsheet is
+    a return of its own (its bytes copied into `scratch`, named by content), anything else a row saying what it
+    is. The container's own name leads each one's: `Inbox.mbox > Fwd SCOA.eml > Leeds return.xlsx`."""
+    out: list[FileRecord] = []
     for r in results:
-        if r.status is None and r.path.is_file():
+        if r.container is None or r.status is not None:
+            out.append(r)
+            continue
+        try:
+            mtime = r.path.stat().st_mtime_ns
+        except OSError:
+            mtime = 0
+        make_dir(scratch)
+        out.extend(item_record(item, r.path, mtime, scratch) for item in iter_container(r.path, r.file, r.container))
+    return out
+
+
+def item_record(item: Item, container: Path, mtime_ns: int, scratch: Path) -> FileRecord:
+    """The record of one attachment or member."""
+    if item.is_spreadsheet:
+        return FileRecord(item.name, write_temporary(item, scratch), sha256=item.sha256, mtime_ns=mtime_ns,
+                          source=item.source)
+    issues = [item.issue] if item.issue is not None else []
+    failed = any(i.severity == Severity.ERROR for i in issues)
+    return FileRecord(item.name, container, Status.UNREADABLE if failed else Status.SKIPPED, issues,
+                      reason=item.reason, mtime_ns=mtime_ns, source=item.source)
+
+
+def fingerprint(results: list[FileRecord]) -> None:
+    """Hash and time-stamp every file that is still to be read (an attachment's are known already)."""
+    for r in results:
+        if r.status is None and r.source is None and r.path.is_file():
             r.sha256 = file_sha256(r.path)
             try:
                 r.mtime_ns = r.path.stat().st_mtime_ns

@@ -10,13 +10,15 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from .fileio import safe_filename, write_atomic
+from .drafts import Attachment, issue_draft
+from .fileio import make_dir, safe_filename, write_atomic
 from .generate import generate, workbook_id
 from .model import Identity, Spec
 from .register import Council, council_key, load_register
 from .workers import DEFAULT_JOBS, Pool, TaskFailed
 
 ISSUE_LOG = "issue-log.csv"
+DRAFTS = "drafts"
 # Measured on 2 shared cores, 153 councils: one process 42-47 ms a workbook; two 26-38 ms, depending on how busy
 # the machine was. A handful of workbooks is not worth starting workers for.
 _PARALLEL_FROM = 8
@@ -32,8 +34,9 @@ class IssuedWorkbook:
 
 def issue_workbooks(spec: Spec, register: Path, out_dir: Path, *, day: dt.date | None = None,
                     respondent: str = "", organisation: str = "", role: str = "",
-                    jobs: int = DEFAULT_JOBS) -> list[IssuedWorkbook]:
-    """Write one workbook per council on the register (name and ONS code filled in) and DIR/issue-log.csv."""
+                    jobs: int = DEFAULT_JOBS, drafts: bool = False) -> list[IssuedWorkbook]:
+    """Write one workbook per council on the register (name and ONS code filled in) and DIR/issue-log.csv; with
+    `drafts`, also DIR/drafts/: one unsent email per council, to the register's `email`, its workbook attached."""
     day = day or dt.date.today()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -59,6 +62,13 @@ def issue_workbooks(spec: Spec, register: Path, out_dir: Path, *, day: dt.date |
         w.writerow([_csv_safe(i.council.name), _csv_safe(i.council.code), _csv_safe(i.council.region), i.file.name,
                     i.workbook_id])
     write_atomic(out_dir / ISSUE_LOG, buf.getvalue())
+    if drafts:
+        folder = make_dir(out_dir / DRAFTS)
+        used_drafts: set[str] = set()
+        for i in issued:
+            draft = issue_draft(spec, i.council.name, Attachment.from_path(i.file), to=i.council.email)
+            write_atomic(folder / (safe_filename(i.file.stem, used_drafts, fallback="council") + ".eml"),
+                         draft.to_bytes())
     return issued
 
 

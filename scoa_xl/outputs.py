@@ -18,12 +18,15 @@ import os
 import secrets
 import shutil
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .drafts import Attachment, feedback_draft, reminder_draft
 from .errors import Code, Issue, OutputError
 from .fileio import TEMP_PREFIX, display_name, exchange, make_dir, safe_filename, write_atomic
-from .model import Spec
+from .model import Spec, Status
+from .register import Council, Register, council_key
 from .render import render
 from .results import FileRecord
 
@@ -216,6 +219,7 @@ def feedback_context(r: FileRecord, spec: Spec) -> dict[str, Any]:
     return {
         "file": r.file, "status": r.status.value if r.status else "", "council": r.council_name,
         "respondent": r.respondent, "reason": r.reason,
+        "sender": r.source.sender if r.source and r.source.sender else "",
         "errors": [item(i) for i in r.issues if i.severity.value == "error"],
         "queries": [item(i) for i in r.issues if i.severity.value == "query"],
         "duplicate_of": r.duplicate_of, "superseded_by": r.superseded_by, "supersedes": r.supersedes,
@@ -225,6 +229,38 @@ def feedback_context(r: FileRecord, spec: Spec) -> dict[str, Any]:
         "overall": r.overall,
         "new_form": any(i.code in (Code.SPEC_001, Code.SPEC_002) for i in r.issues),
     }
+
+
+def write_drafts(results: list[FileRecord], where: Path, spec: Spec, register: Register | None,
+                 expected: Sequence[Council] = ()) -> set[str]:
+    """OUT/drafts: one unsent email (.eml, `X-Unsent: 1`) per feedback letter, to the address the return came
+    from (else the register's contact for its council), with the plan attached; and a reminder for each council
+    in `expected` that has not returned. Nothing is sent: a person opens each draft, reviews it and sends it."""
+    folder = make_dir(where / DRAFTS)
+    used: set[str] = set()
+    written: set[str] = set()
+    returned: set[str] = set()
+    for r in results:
+        if r.live:
+            returned.add(council_key(r.code, r.council_name))
+        # A letter worth sending: about a return, or a file sent that could not be read or held no return.
+        if not r.feedback or not (r.live or r.status == Status.UNREADABLE or (r.source is not None and r.issues)):
+            continue
+        council = register.match(r.code, r.council_name) if register is not None else None
+        to = r.source.sender if r.source and r.source.sender else (council.email if council else "")
+        plan = Attachment.from_path(where / r.plan) if r.plan else None
+        letter = (where / r.feedback).read_text(encoding="utf-8")
+        draft = feedback_draft(letter, spec, to=to, council=r.council_name, plan=plan)
+        name = safe_filename(Path(r.feedback).stem, used, fallback="draft") + ".eml"
+        write_atomic(folder / name, draft.to_bytes())
+        written.add(f"{DRAFTS}/{name}")
+    for c in expected:
+        if council_key(c.code, c.name) in returned:
+            continue
+        name = safe_filename(f"Reminder - {c.name}", used, fallback="reminder") + ".eml"
+        write_atomic(folder / name, reminder_draft(spec, c.name, to=c.email).to_bytes())
+        written.add(f"{DRAFTS}/{name}")
+    return written
 
 
 def write_manifest(where: Path, written: set[str]) -> None:

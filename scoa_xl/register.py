@@ -21,11 +21,12 @@ class Council:
     name: str
     code: str
     region: str
+    email: str = ""  # the council's contact for this work (optional column `email`): where drafts are addressed
 
 
 @lru_cache(maxsize=8)
 def load_register(path: Path | None = None) -> tuple[Council, ...]:
-    """Councils from a CSV with at least the columns name and code (region optional)."""
+    """Councils from a CSV with at least the columns name and code (region and email optional)."""
     path = Path(path) if path else default_register_path()
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
@@ -38,7 +39,8 @@ def load_register(path: Path | None = None) -> tuple[Council, ...]:
             name = clean_text(row.get(cols["name"]))
             if name:
                 out.append(Council(name, clean_text(row.get(cols["code"])).upper(),
-                                   clean_text(row.get(cols.get("region", ""), "")) if "region" in cols else ""))
+                                   clean_text(row.get(cols["region"])) if "region" in cols else "",
+                                   clean_text(row.get(cols["email"])) if "email" in cols else ""))
     return tuple(out)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import Issue, IssueCounts
-from .model import Source, Spec, Status
+from .model import ContainerKind, Source, Spec, Status
 
 
 class Spool:
@@ -82,6 +82,7 @@ class FileRecord(IssueCounts):
     plan: str = ""  # relative to OUT
     feedback: str = ""  # relative to OUT
     source: Source | None = None  # None for a plain file
+    container: ContainerKind | None = None  # an email or archive found in the folder, until it is opened
 
     @property
     def score(self) -> dict | None:
@@ -252,6 +253,10 @@ class BatchResult:
     @property
     def feedback_dir(self) -> Path:
         return self.out / "feedback"
+
+    @property
+    def drafts_dir(self) -> Path:
+        return self.out / "drafts"
 
     def count(self, *statuses: Status) -> int:
         return sum(f.status in statuses for f in self.files)

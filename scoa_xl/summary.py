@@ -47,8 +47,12 @@ def write_summary(result: BatchResult, out: Path, register: Sequence[Council] | 
 def returns_frame(files: Sequence[FileRecord]) -> pd.DataFrame:
     rows = []
     for f in files:
+        src = f.source
         rows.append({
             "File": f.file,
+            "From": src.sender or "" if src else "",
+            "Sent": src.sent or "" if src else "",
+            "Subject": src.subject or "" if src else "",
             "Council": f.council_name,
             "Code": f.code,
             "Respondent": f.respondent,
@@ -68,7 +72,8 @@ def returns_frame(files: Sequence[FileRecord]) -> pd.DataFrame:
             "Feedback": f.feedback,
         })
     return pd.DataFrame(rows, columns=[
-        "File", "Council", "Code", "Respondent", "Organisation", "Status", "Errors", "Queries",
+        "File", "From", "Sent", "Subject", "Council", "Code", "Respondent", "Organisation", "Status", "Errors",
+        "Queries",
         "Completeness (% factors rated)", "Spec version", "Read by", "Workbook id", "SHA-256",
         "Duplicate of / Superseded by", "Counted in figures", "Note", "Plan", "Feedback"])
 
