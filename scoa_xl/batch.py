@@ -243,7 +243,7 @@ def _index_previous(previous: Path, spec: Spec, jobs: int, limit: float) -> dict
             if failure or not isinstance(res, tuple):
                 continue
             key, date, path = res
-            when = parse_date(date)
-            if key not in best or (when and (best[key][0] is None or when > best[key][0])):
+            when, held = parse_date(date), best.get(key)
+            if held is None or (when is not None and (held[0] is None or when > held[0])):
                 best[key] = (when, path)
     return {k: v[1] for k, v in best.items()}

@@ -17,7 +17,7 @@ from .containers import iter_container, sniff_container, write_temporary
 from .errors import Code, Issue, IssueCounts, ReturnUnreadable, issue
 from .fileio import display_name, file_sha256
 from .layout import COVER
-from .model import Return, Scores, Severity, Spec, Status
+from .model import Cell, Return, Scores, Severity, Spec, Status
 from .read import locate, peek_meta
 from .score import score_return
 from .spec import find_spec
@@ -46,17 +46,17 @@ class CheckedReturn(IssueCounts):
 
 # Where a commissioner can see the form version: the line under the cover's title (the stamp itself
 # also sits on the hidden Lists sheet and in the document properties).
-_STAMP = {"sheet": COVER, "cell": "A2"}
+_STAMP = Cell(COVER, "A2")
 
 
 def resolve_spec(meta: dict[str, str], default: Spec) -> tuple[Spec | None, dict[str, str], list[Issue], str]:
     """The spec to read a return against, any factor renames, issues about its version, and the old version."""
     spec_id, version = meta.get("spec_id", ""), meta.get("spec_version", "")
     if not spec_id or not version:
-        return None, {}, [issue(Code.SPEC_001, **_STAMP, found="no form version stamped in the workbook",
+        return None, {}, [issue(Code.SPEC_001, _STAMP, found="no form version stamped in the workbook",
                                 expected=f"form {default.id} version {default.version}")], ""
     if spec_id != default.id:
-        return None, {}, [issue(Code.SPEC_002, **_STAMP, found=f'form "{spec_id}" version {version}',
+        return None, {}, [issue(Code.SPEC_002, _STAMP, found=f'form "{spec_id}" version {version}',
                                 expected=f'form "{default.id}" version {default.version}')], ""
     # Where the current spec says how to carry a version forward, do so even if that version's own spec is
     # still bundled: returns then all land on the current version and a summary never mixes the two.
@@ -65,7 +65,7 @@ def resolve_spec(meta: dict[str, str], default: Spec) -> tuple[Spec | None, dict
     if exact is not None:
         issues = []
         if meta.get("spec_fingerprint") and meta["spec_fingerprint"] != exact.fingerprint:
-            issues.append(issue(Code.SPEC_004, **_STAMP, found=f"fingerprint {meta['spec_fingerprint']}",
+            issues.append(issue(Code.SPEC_004, _STAMP, found=f"fingerprint {meta['spec_fingerprint']}",
                                 expected=f"fingerprint {exact.fingerprint} for version {version}"))
         return exact, {}, issues, ""
     for mg in default.migrations:
@@ -76,9 +76,9 @@ def resolve_spec(meta: dict[str, str], default: Spec) -> tuple[Spec | None, dict
             if mg.retired:
                 detail.append("retired: " + ", ".join(mg.retired))
             found = f"version {version}" + (f" ({'; '.join(detail)})" if detail else "")
-            return default, dict(mg.renamed), [issue(Code.SPEC_003, **_STAMP, found=found,
+            return default, dict(mg.renamed), [issue(Code.SPEC_003, _STAMP, found=found,
                                                      expected=f"version {default.version}")], version
-    return None, {}, [issue(Code.SPEC_002, **_STAMP, found=f"version {version}",
+    return None, {}, [issue(Code.SPEC_002, _STAMP, found=f"version {version}",
                             expected=f"version {default.version}"
                             + "".join(f" or {m.from_version}" for m in default.migrations))], ""
 

@@ -11,7 +11,7 @@ import datetime as dt
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -109,7 +109,7 @@ class _ProgressBars:
     """The library's progress callback as click progress bars on stderr (so --json on stdout stays clean)."""
 
     def __init__(self) -> None:
-        self._bar: object = None
+        self._bar: Any = None
         self._stage = ""
         self._done = 0
 
@@ -118,14 +118,14 @@ class _ProgressBars:
             self.close()
             self._stage, self._done = stage, 0
             self._bar = click.progressbar(length=total, label=stage, file=sys.stderr)
-            self._bar.__enter__()  # type: ignore[attr-defined]
+            self._bar.__enter__()
         if done > self._done:
-            self._bar.update(done - self._done)  # type: ignore[attr-defined]
+            self._bar.update(done - self._done)
             self._done = done
 
     def close(self) -> None:
         if self._bar is not None:
-            self._bar.__exit__(None, None, None)  # type: ignore[attr-defined]
+            self._bar.__exit__(None, None, None)
             self._bar = None
 
 
@@ -210,6 +210,7 @@ def generate(output: Path | None, council: str, council_code: str, respondent: s
         else:
             ident = Identity(council=council, council_code=council_code, respondent=respondent,
                              organisation=organisation, role=role)
+            assert last_year is not None  # --prefill, the other way here
             path, _ = next_year(last_year, spec, output, ident, day)
             click.echo(f"Wrote {path} (form {spec.id} version {spec.version}), prefilled from {last_year}; each "
                        "carried answer is marked for confirmation")

@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from .containers import Item, iter_container, sniff_container, write_temporary
@@ -250,6 +251,12 @@ def later(a: FileRecord, b: FileRecord, order: dict[str, int]) -> tuple[int, str
     return (1 if order[a.file] > order[b.file] else -1), "order of the file names"
 
 
+def _by_time(order: dict[str, int]) -> Callable[[FileRecord, FileRecord], int]:
+    def compare(a: FileRecord, b: FileRecord) -> int:
+        return later(a, b, order)[0]
+    return compare
+
+
 def same_respondent_key(r: FileRecord) -> tuple[str, str, str] | None:
     """Two returns are from the same respondent when council, name and organisation all match (case and spacing
     aside); None when the return does not say who it is from."""
@@ -277,7 +284,7 @@ def resolve_copies(results: list[FileRecord]) -> None:
     for members in groups.values():
         if len(members) < 2:
             continue
-        ranked = sorted(members, key=functools.cmp_to_key(lambda a, b: later(a, b, order)[0]))
+        ranked = sorted(members, key=functools.cmp_to_key(_by_time(order)))
         newest = ranked[-1]
         for old in ranked[:-1]:
             old.status = Status.SUPERSEDED

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .consolidate import respondent_label
 from .errors import InputError
@@ -14,6 +14,8 @@ from .model import FactorAnswer, Identity, Return, Spec, is_inhibitor, is_suppor
 
 if TYPE_CHECKING:
     from .check import CheckedReturn
+
+T = TypeVar("T")
 
 DIFFER_MARK = "Partners differ - please settle: "
 
@@ -37,12 +39,12 @@ def carry_forward(ret: Return, spec: Spec, source: str) -> Prefill:
     return Prefill(factors, texts, priorities, carried=True, source=source, notes=tuple(notes))
 
 
-def _same(values: list) -> tuple[bool, object]:
+def _same(values: Sequence[T | None]) -> tuple[bool, T | None]:
     distinct = {v for v in values if v is not None}
     return len(distinct) == 1, (distinct.pop() if len(distinct) == 1 else None)
 
 
-def _agreed(values: list) -> object:
+def _agreed(values: Sequence[T | None]) -> T | None:
     ok, value = _same(values)
     return value if ok else None
 
@@ -60,8 +62,9 @@ def agree(returns: Sequence[Return], spec: Spec, names: Sequence[str]) -> Prefil
             flagged[f.id] = DIFFER_MARK + "; ".join(
                 f"{n}: {labels.get(a.rating, 'blank') if a and a.rating else 'blank'}" for n, a in answers)
             rating = None
-        importance, control, boost = (_agreed([getattr(a, attr) if a else None for _, a in answers])
-                                      for attr in ("importance", "control", "boost"))
+        importance = _agreed([a.importance if a else None for _, a in answers])
+        control = _agreed([a.control if a else None for _, a in answers])
+        boost = _agreed([a.boost if a else None for _, a in answers])
         evidence = "\n".join(f"[{n}] {a.evidence}" for n, a in answers if a and a.evidence)
         if rating is not None or evidence or importance or control or boost is not None:
             factors[f.id] = FactorAnswer(f.id, rating, importance, control if is_inhibitor(rating) else None,
@@ -111,7 +114,7 @@ def agreed_return(paths: Sequence[Path], spec: Spec, out: Path, day: dt.date | N
     if len(paths) < 2:
         raise InputError("an agreed return needs the returns of at least two respondents")
     assessed = [_readable(Path(p), spec) for p in paths]
-    rets = [a.ret for a in assessed]
+    rets = [a.ret for a in assessed if a.ret is not None]
     councils = {(r.identity.council_code or r.identity.council.casefold()) for r in rets}
     if len(councils) > 1:
         raise InputError("these returns are from different councils: "

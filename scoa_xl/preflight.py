@@ -424,7 +424,8 @@ def _ole_streams(data: bytes) -> tuple[set[str], list[bytes]]:
     fat = _u32s(b"".join(sector(x) for x in difat[:n_fat] if x < n_sectors))
 
     def chain(start: int, table: array, limit: int) -> list[int]:
-        out, s = [], start
+        out: list[int] = []
+        s = start
         while s < len(table) and len(out) <= limit:  # end-of-chain and free markers are past any table
             out.append(s)
             s = table[s]

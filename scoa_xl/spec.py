@@ -211,8 +211,8 @@ def _load(path: Path, _version: tuple[int, int] | None = None) -> Spec:
     if not isinstance(blend, dict):
         raise ck.fail("fit_blend", f"expected a mapping with readiness and priority, found {blend!r}")
     r_share, p_share = blend.get("readiness"), blend.get("priority")
-    if not all(isinstance(x, int | float) and 0 <= x <= 1 for x in (r_share, p_share)) or \
-            abs(r_share + p_share - 1) > 1e-9:
+    if not (isinstance(r_share, int | float) and isinstance(p_share, int | float)
+            and 0 <= r_share <= 1 and 0 <= p_share <= 1 and abs(r_share + p_share - 1) <= 1e-9):
         raise ck.fail("fit_blend", f"readiness and priority must be shares from 0 to 1 adding up to 1, "
                                    f"found {r_share!r} and {p_share!r}")
 

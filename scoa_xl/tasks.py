@@ -4,8 +4,8 @@ the plans of one council's returns. Each runs inside a worker process (workers.P
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
+import io
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,15 +170,38 @@ def plan_group(task: PlanTask, state: WorkerState) -> list[PlanDone]:
     return done
 
 
+class _Pickler(pickle.Pickler):
+    """Pickles a checked return without its spec (shared by every return of the batch): the spec is named, and
+    put back on loading."""
+
+    def __init__(self, fh: io.BytesIO, spec: Spec):
+        super().__init__(fh, protocol=pickle.HIGHEST_PROTOCOL)
+        self._spec = spec
+
+    def persistent_id(self, obj: object) -> str | None:
+        return "spec" if obj is self._spec else None
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, fh: io.BytesIO, spec: Spec):
+        super().__init__(fh)
+        self._spec = spec
+
+    def persistent_load(self, pid: object) -> Spec:
+        if pid != "spec":
+            raise pickle.UnpicklingError(f"unknown reference {pid!r}")
+        return self._spec
+
+
 def _hand_over(a: CheckedReturn, spec: Spec, where: Path) -> None:
     """Keep the first reading of a return on disk for its plan (reading it again cost ten times as long as this;
     kept on disk, not in memory, so a batch of thousands stays small). Best effort: without it the plan re-reads."""
-    if a.ret is None or a.ret.spec is not spec:  # the spec is put back on load: only the batch's own
+    if a.ret is None or a.ret.spec is not spec:  # only a return read against the batch's own spec is kept
         return
     try:
-        data = pickle.dumps(dataclasses.replace(a, ret=dataclasses.replace(a.ret, spec=None)),
-                            protocol=pickle.HIGHEST_PROTOCOL)
-        where.write_bytes(data)
+        buf = io.BytesIO()
+        _Pickler(buf, spec).dump(a)
+        where.write_bytes(buf.getvalue())
     except Exception:  # a return that cannot be kept this way is simply read again
         where.unlink(missing_ok=True)
 
@@ -186,10 +209,8 @@ def _hand_over(a: CheckedReturn, spec: Spec, where: Path) -> None:
 def _taken_over(where: Path, spec: Spec) -> CheckedReturn | None:
     """The first reading kept by _hand_over (this batch's own file in its private staging folder), or None."""
     try:
-        a = pickle.loads(where.read_bytes())
+        a = _Unpickler(io.BytesIO(where.read_bytes()), spec).load()
         where.unlink()
     except Exception:  # missing or incomplete: read the return again instead
         return None
-    if a.ret is not None:
-        a.ret = dataclasses.replace(a.ret, spec=spec)
-    return a
+    return a if isinstance(a, CheckedReturn) else None
