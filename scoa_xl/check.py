@@ -83,8 +83,8 @@ def resolve_spec(meta: dict[str, str], default: Spec) -> tuple[Spec | None, dict
                             + "".join(f" or {m.from_version}" for m in default.migrations))], ""
 
 
-def check_return(path: Path | str, default: Spec) -> CheckedReturn:
-    """Read, check and score one return; problems become issues, never exceptions."""
+def check_return(path: Path | str, default: Spec, *, score: bool = True) -> CheckedReturn:
+    """Read, check and (unless `score` is False) score one return; problems become issues, never exceptions."""
     path = Path(path)
     try:
         meta, sniffed, data, grid, names = peek_meta(path)
@@ -109,7 +109,7 @@ def check_return(path: Path | str, default: Spec) -> CheckedReturn:
     if spec is None and len(raw.missing_factors) * 2 > len(read_spec.factors):
         # Not our form at all (or far from it): the version problem is the one thing worth saying.
         issues = [i for i in issues if i.code.value.startswith(("SPEC_", "FILE_"))]
-    scores = score_return(ret) if spec is not None else None
+    scores = score_return(ret) if spec is not None and score else None
     return CheckedReturn(path, status_of(issues), issues, ret, scores, digest, raw.read_by,
                       meta.get("spec_version", ""), old)
 
@@ -125,13 +125,13 @@ def check_paths(paths: Iterable[Path], default: Spec) -> Iterator[tuple[str, Che
         except OSError:
             kind = None
         if kind is None:
-            yield display_name(path), _small(check_return(path, default))
+            yield display_name(path), _small(check_return(path, default, score=False))
             continue
         with tempfile.TemporaryDirectory(prefix="scoa-check-") as scratch:
             for item in iter_container(path, display_name(path), kind):
                 if item.is_spreadsheet:
                     copy = write_temporary(item, Path(scratch))
-                    yield item.name, _small(check_return(copy, default))
+                    yield item.name, _small(check_return(copy, default, score=False))
                     copy.unlink()
                 elif item.issue is not None and item.issue.severity == Severity.ERROR:
                     yield item.name, CheckedReturn(path, Status.UNREADABLE, [item.issue])

@@ -276,7 +276,9 @@ def check(returns: tuple[Path, ...], as_json: bool, spec_path: Path | None) -> N
     # (One process: on the 2 cores measured, two worker processes made 1,000 files slower, not faster.)
     results = list(check_paths(returns, spec))
     if as_json:
-        _emit_json([a.check_json(name) for name, a in results])
+        from .results import json_lines
+
+        click.echo(json_lines([a.check_json(name) for name, a in results]))
     else:
         for name, a in results:
             how = f", read by {a.read_by}" if a.read_by else ""
