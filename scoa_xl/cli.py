@@ -337,7 +337,7 @@ def score(return_file: Path, as_json: bool, spec_path: Path | None) -> None:
         _emit_json(a.scores.to_json())
         return
     s = a.scores
-    fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+    from .figures import shown as fmt
     click.echo(f"{s.council or '(no council named)'} - form {s.spec_id} {s.spec_version}")
     click.echo(f"{'Aspect':38} {'Room':>6} {'Control%':>9} Answered")
     for asp in s.aspects:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import InputError
+from .figures import rounded, shown
 from .fileio import TEXT_LIMIT, atomic_output
 from .model import CONTROL_IDS, CONTROLLABLE, Aspect, AspectScore, Factor, FactorAnswer, Return, Scores, Spec
 from .render import paragraphs
@@ -250,7 +251,7 @@ def _prose(ws, row: int, last_col: int, text: str, fmt, widths: tuple[int, ...])
 
 
 def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
+    return shown(value)
 
 
 def _rating_label(spec: Spec, answer: FactorAnswer | None) -> str:
@@ -327,8 +328,8 @@ def _summary_context(asm: CheckedReturn, prev: Scores | None, plans: list[Aspect
         direction = ""
         if before is not None and after is not None:
             d = after - before
-            direction = ("stayed the same" if round(d, 1) == 0 else
-                         f"{'risen' if d > 0 else 'fallen'} by {abs(d):.1f} points")
+            direction = ("stayed the same" if rounded(d) == 0 else
+                         f"{'risen' if d > 0 else 'fallen'} by {shown(abs(d))} points")
         changes = [(a.name, a.room_for_manoeuvre - p.room_for_manoeuvre)
                    for a in scores.aspects for p in prev.aspects
                    if a.id == p.id and a.room_for_manoeuvre is not None and p.room_for_manoeuvre is not None]
@@ -336,8 +337,8 @@ def _summary_context(asm: CheckedReturn, prev: Scores | None, plans: list[Aspect
         fall = min(changes, key=lambda c: c[1], default=None)
         previous = {"before": None if before is None else _fmt(before), "after": None if after is None else
                     _fmt(after), "direction": direction,
-                    "rise": f"{rise[0]} ({rise[1]:+.1f})" if rise and round(rise[1], 1) > 0 else "",
-                    "fall": f"{fall[0]} ({fall[1]:+.1f})" if fall and round(fall[1], 1) < 0 else ""}
+                    "rise": f"{rise[0]} ({shown(rise[1], sign=True)})" if rise and rounded(rise[1]) > 0 else "",
+                    "fall": f"{fall[0]} ({shown(fall[1], sign=True)})" if fall and rounded(fall[1]) < 0 else ""}
     return {
         "who": ret.identity.council or "the council",
         "overall": None if scores.overall_room_for_manoeuvre is None else _fmt(scores.overall_room_for_manoeuvre),
@@ -493,9 +494,9 @@ def _write_aspect_block(ws, spec: Spec, ap: AspectPlan, st: Styles, r: int) -> i
     ws.set_row(r, 22)
     r += 1
     ctrl = "" if s.controllability is None else \
-        f"; {s.controllability:.0f}% of the factors holding you back are in your control or influenceable"
+        f"; {shown(s.controllability, 0)}% of the factors holding you back are in your control or influenceable"
     room = "no score yet (fewer than half the factors rated)" if s.room_for_manoeuvre is None else \
-        f"{s.room_for_manoeuvre:.1f} out of 100"
+        f"{shown(s.room_for_manoeuvre)} out of 100"
     ws.write_string(r, 0, f"Room for manoeuvre: {room}; {s.answered} of {s.factors} factors rated{ctrl}.",
                     st["meta"])
     r += 2

@@ -6,13 +6,16 @@ from functools import lru_cache
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from .figures import shown
 from .resources import templates_dir
 
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    return Environment(loader=FileSystemLoader(str(templates_dir())), undefined=StrictUndefined,
-                       autoescape=False, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env = Environment(loader=FileSystemLoader(str(templates_dir())), undefined=StrictUndefined,
+                      autoescape=False, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["figure"] = shown  # {{ x|figure }} one decimal, {{ x|figure(0) }} whole: the one rounding rule
+    return env
 
 
 def render(template: str, **context) -> str:

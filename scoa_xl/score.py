@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .figures import shown
 from .model import CONTROLLABLE, AspectScore, FactorAnswer, ModelFit, Return, Scores, Spec
 
 MIN_SCORED_ASPECTS = 6
@@ -130,16 +131,16 @@ def _reasons(spec: Spec, model, rooms: Mapping[str, float | None], prio: float |
     held.sort(key=lambda t: t[1] * (t[2] - 100))
     reasons: list[str] = []
     for a, w, s in carried[:3]:
-        reasons.append(f"Carried by {a.name} ({s:.1f}), which this model relies on {_reliance(w)}")
+        reasons.append(f"Carried by {a.name} ({shown(s)}), which this model relies on {_reliance(w)}")
     for a, w, s in held[:3]:
-        reasons.append(f"Held back by {a.name} ({s:.1f}), which this model relies on {_reliance(w)}")
+        reasons.append(f"Held back by {a.name} ({shown(s)}), which this model relies on {_reliance(w)}")
     unscored = [a.name for a, w, s in relied if s is None]
     if unscored:
         reasons.append("Not yet scored, though the model relies on them: " + ", ".join(unscored))
     if prio is None:
         reasons.append("No priority fit given, so the fit rests on readiness alone")
     elif ready is not None:
-        reasons.append(f"Fit with local priorities and values rated {prio:.1f} out of 100")
+        reasons.append(f"Fit with local priorities and values rated {shown(prio)} out of 100")
     return tuple(reasons), tuple(a.id for a, _, _ in carried), tuple(a.id for a, _, _ in held)
 
 

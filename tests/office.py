@@ -68,13 +68,16 @@ def convert(
     *,
     recalc: bool = True,
     timeout: float = 180,
+    sheet: tuple[int, str] | None = None,
 ) -> list[Path]:
     """Convert ``sources`` to ``fmt`` in ``out_dir`` with one headless soffice call.
 
     ``fmt`` is "xlsx" or "ods" (any other LibreOffice ``--convert-to`` value
     is passed through; the output suffix is the part before a colon). With
     ``recalc`` every formula is recalculated on load; without it LibreOffice
-    keeps the cached values it finds. Returns the output paths in source
+    keeps the cached values it finds. With ``sheet`` (its 1-based index and
+    name) only that sheet is exported, as CSV of the values as shown (each
+    number in its cell's format), to ``stem-Name.csv``. Returns the output paths in source
     order (``out_dir / (stem + "." + suffix)``). ``out_dir`` must not be the
     directory of any source, so an input is never overwritten.
 
@@ -87,6 +90,8 @@ def convert(
         return []
     suffix = fmt.split(":", 1)[0].lower()
     target = _FILTERS.get(fmt.lower(), fmt)
+    if sheet is not None:  # separator, quote, UTF-8, from row 1, ..., "save cell contents as shown", that sheet
+        suffix, target = "csv", f"csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true,false,false,{sheet[0]}"
 
     out_dir.mkdir(parents=True, exist_ok=True)
     out_resolved = out_dir.resolve()
@@ -99,7 +104,7 @@ def convert(
                 f"out_dir {out_dir} is the directory of source {src}; "
                 "refusing to risk overwriting an input"
             )
-        outputs.append(out_dir / f"{src.stem}.{suffix}")
+        outputs.append(out_dir / (f"{src.stem}-{sheet[1]}.csv" if sheet else f"{src.stem}.{suffix}"))
     if len({p.name for p in outputs}) != len(outputs):
         raise OfficeError("two sources share a file stem; their outputs would collide")
 

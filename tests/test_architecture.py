@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "scoa_xl"
 
 # The pipeline, bottom first: a module may import only modules in the layers below its own.
 LAYERS = [
-    {"model", "resources", "styles", "workers"},  # domain objects; files and processes with no domain knowledge
+    {"model", "resources", "styles", "workers", "figures"},  # domain objects and rules; files and processes
     {"errors", "fileio", "layout", "clean", "render"},
     {"spec", "register", "preflight", "score", "writer", "results"},
     {"read", "consolidate", "generate", "containers", "drafts"},
