@@ -68,6 +68,10 @@ class Code(StrEnum):
     SHEET_002 = "SHEET_002"
     ID_001 = "ID_001"
     ID_002 = "ID_002"
+    ID_003 = "ID_003"
+    ID_004 = "ID_004"
+    ID_005 = "ID_005"
+    ID_006 = "ID_006"
     VAL_001 = "VAL_001"
     VAL_002 = "VAL_002"
     VAL_003 = "VAL_003"
@@ -139,6 +143,17 @@ CATALOGUE: dict[Code, Entry] = {
                        "Type the council's name in the council box on the cover sheet."),
     Code.ID_002: Entry(Q, "No respondent named",
                        "Type the name of the person or group answering on the cover sheet."),
+    Code.ID_003: Entry(Q, "Council not on the register",
+                       "Check the council's name on the cover sheet: use its name as on the list of councils (the "
+                       "nearest names are given), or tell the programme team if it is right."),
+    Code.ID_004: Entry(E, "Not an ONS code",
+                       "Type the council's ONS code on the cover sheet: E followed by eight digits (E08000035 for "
+                       "Leeds), or leave it blank."),
+    Code.ID_005: Entry(E, "ONS code belongs to another council",
+                       "Make the council's name and ONS code on the cover sheet agree: one of them is wrong."),
+    Code.ID_006: Entry(E, "The cover holds the form's own text",
+                       "The sheets look mixed up (a sheet copied over the cover, say): start again from the "
+                       "workbook as issued, or type the council and respondent on the cover sheet."),
     Code.VAL_001: Entry(E, "Rating not on the list",
                         "Choose a rating from the dropdown in that cell (1 to 5, or \"Don't know\")."),
     Code.VAL_002: Entry(E, "Importance not on the list",

@@ -7,6 +7,8 @@ spacing aside (`council_key`); and a register's `match` for a council as a retur
 from __future__ import annotations
 
 import csv
+import difflib
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -85,3 +87,16 @@ def find_council(name_or_code: str, path: Path | None = None) -> Council | None:
     text = clean_text(name_or_code)
     reg = Register(load_register(path))
     return reg.match(text, "") or reg.match("", text)
+
+
+ONS_CODE = re.compile(r"E\d{8}")  # an English local authority's GSS code: E and eight digits
+
+
+def looks_like_ons_code(code: str) -> bool:
+    return bool(ONS_CODE.fullmatch(clean_text(code).upper()))
+
+
+def nearest(name: str, councils: tuple[Council, ...], n: int = 3) -> list[str]:
+    """The register's names closest to `name` ("did you mean Leeds?"), best first."""
+    by_key = {normal_name(c.name): c.name for c in councils}
+    return [by_key[k] for k in difflib.get_close_matches(normal_name(name), list(by_key), n=n, cutoff=0.6)]

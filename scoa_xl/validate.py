@@ -10,6 +10,7 @@ from .errors import Code, Issue, issue, show
 from .fileio import TEXT_LIMIT
 from .model import Cell, FactorAnswer, Identity, Raw, Return, Severity, Spec, Status, is_inhibitor, is_supporter
 from .read import RawReturn
+from .register import Register, looks_like_ons_code, nearest, normal_name
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # "=SUM(", "@cmd", "+cmd|...", "-2+3": the shapes that become formulas. A bullet ("- see p. 4") does not.
@@ -67,6 +68,46 @@ def _choice(raw: Raw, choices, code: Code, issues: list[Issue], also: str = "") 
     return value
 
 
+def _form_words(spec: Spec) -> frozenset[str]:
+    """Text that belongs to the form itself: a council or respondent that reads like this is misplaced."""
+    words = [f.statement for f in spec.factors] + [m.name for m in spec.models] + [a.name for a in spec.aspects]
+    words += [a.sheet for a in spec.aspects] + list(L.ASPECT_HEADERS)
+    return frozenset(normal_name(w) for w in words)
+
+
+def council_issues(spec: Spec, ident: dict[str, str], cells: dict[str, Cell]) -> list[Issue]:
+    """A council is a council: not the form's own text, on the register (else the nearest names), with an ONS
+    code of the right shape that is the named council's. Against the bundled register of councils."""
+    out: list[Issue] = []
+    form = _form_words(spec)
+    for key in ("council", "respondent", "council_code"):
+        if ident[key] and normal_name(ident[key]) in form:
+            out.append(issue(Code.ID_006, cells[key], found=f'"{ident[key][:80]}", which is text from the form itself',
+                             expected="the council's name and code, and who is answering"))
+    if out:
+        return out
+    name, code = ident["council"], ident["council_code"]
+    reg = Register.load(None)
+    if not reg.councils:
+        return out
+    if code and not looks_like_ons_code(code):
+        out.append(issue(Code.ID_004, cells["council_code"], found=f'"{code[:40]}"',
+                         expected="E followed by eight digits, such as E08000035"))
+        code = ""
+    by_code = reg.match(code, "") if code else None
+    by_name = reg.match("", name) if name else None
+    if code and by_code is not None and name and by_name is not by_code:
+        out.append(issue(Code.ID_005, cells["council_code"], found=f"{code}, which is {by_code.name}'s code, beside "
+                         f'the name "{name[:80]}"', expected=f"the code of {name[:80]}" + (
+                             f" ({by_name.code})" if by_name is not None and by_name.code else "")))
+    elif name and by_name is None and by_code is None:
+        near = nearest(name, reg.councils)
+        hint = f"; did you mean {' or '.join(near)}?" if near else ""
+        out.append(issue(Code.ID_003, cells["council"], found=f'"{name[:80]}"',
+                         expected=f"a council on the register{hint}"))
+    return out
+
+
 def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Return, list[Issue]]:
     """Judge every value of a return; unusable values count as unanswered and are reported."""
     spec: Spec = raw.spec
@@ -85,6 +126,8 @@ def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Re
     if not ident["respondent"] and L.COVER not in raw.missing_sheets:
         issues.append(issue(Code.ID_002, v[L.name_of("identity", "respondent")].cell or _identity_cell("respondent"),
                             found="a blank cell", expected="a name"))
+    issues.extend(council_issues(spec, ident, {k: v[L.name_of("identity", k)].cell or _identity_cell(k)
+                                               for k in ("council", "council_code", "respondent")}))
 
     factors: dict[str, FactorAnswer] = {}
     for aspect in spec.aspects:
