@@ -37,6 +37,7 @@ from .outputs import (
 from .register import Register
 from .results import BatchResult, FileRecord, Spool
 from .tasks import PeekTask, PlanDone, PlanTask, ReadTask, WorkerState, failed_read, handle, plan_tasks
+from .validate import status_of
 from .workers import DEFAULT_JOBS, Pool, TaskFailed
 
 DEFAULT_TIME_LIMIT = 60.0  # seconds per file: generous for a real return (tens of ms), short enough to notice
@@ -198,6 +199,10 @@ def _settle(r: FileRecord, task: ReadTask, res: object, failure: str, limit: flo
         res = failed_read(task, "a file that stopped the reader (it may be damaged)")
     res.path, res.file, res.sha256 = r.path, r.file, r.sha256 or res.sha256
     res.mtime_ns, res.source = r.mtime_ns, r.source
+    if r.issues:  # found when its email or archive was opened (MAIL_009): kept before what reading it found
+        res.issues = [*r.issues, *res.issues]
+        if res.status in (Status.VALID, Status.QUERIES):
+            res.status = status_of(res.issues)
     return res
 
 

@@ -131,7 +131,12 @@ def check_paths(paths: Iterable[Path], default: Spec) -> Iterator[tuple[str, Che
             for item in iter_container(path, display_name(path), kind):
                 if item.is_spreadsheet:
                     copy = write_temporary(item, Path(scratch))
-                    yield item.name, _small(check_return(copy, default, score=False))
+                    checked = _small(check_return(copy, default, score=False))
+                    if item.issue is not None:  # damaged on its way (MAIL_009): said before what reading found
+                        checked.issues.insert(0, item.issue)
+                        if checked.status in (Status.VALID, Status.QUERIES):
+                            checked.status = status_of(checked.issues)
+                    yield item.name, checked
                     copy.unlink()
                 elif item.issue is not None and item.issue.severity == Severity.ERROR:
                     yield item.name, CheckedReturn(path, Status.UNREADABLE, [item.issue])

@@ -496,8 +496,9 @@ def demo(out: Path, quiet: bool) -> None:
     """Run the whole journey on example returns: make a messy inbox, batch it, show where to look.
 
     Writes a dozen example returns from councils on the example register (with errors, queries, a
-    duplicate, a resubmission, a broken file, a lock file and a note) into OUT/returns, then runs
-    `scoa batch` on them into OUT.
+    duplicate, a resubmission, a broken file, a lock file and a note) into OUT/returns, some of them
+    as they arrive by email (an .eml, a .msg, an .mbox with a forwarded return, a .zip), then runs
+    `scoa batch --drafts` on them into OUT. Nothing is ever sent.
 
     \b
     Example:
@@ -519,4 +520,6 @@ def demo(out: Path, quiet: bool) -> None:
     click.echo("    then Scores, Cohort, Constraints, Models, Partners, Issues and Tracker.")
     click.echo(f"  {result.plans_dir}/  - each council's development plan workbook.")
     click.echo(f"  {result.feedback_dir}/  - a feedback letter per file, ready to paste into an email.")
+    click.echo(f"  {result.drafts_dir}/  - the letters as unsent emails (.eml) with each plan attached, and a")
+    click.echo("    reminder to each council that has not returned: open, review and send them yourself.")
 

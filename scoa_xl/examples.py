@@ -4,21 +4,28 @@ Answers are made up but plausible: each council has its own climate (some have m
 manoeuvre than others, and it varies by aspect), drawn from a seeded random generator so the demo
 is the same every time. Then the mess: a return with errors, returns with queries, a half-filled
 one, an identical copy, a resubmission, an Excel lock file, a stray note, a broken file and a
-return on an old version of the form.
+return on an old version of the form. Some returns arrive as they do in life, by email: an .eml saved from
+Outlook on the web, a .msg dragged out of desktop Outlook, a mailbox export (.mbox) with a return a colleague
+forwarded and a chaser with nothing attached, and one council's partners' returns in a .zip.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import mailbox
 import os
 import random
 import shutil
+import zipfile
 from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import layout as L
+from .drafts import XLSX_TYPE
 from .fileio import write_atomic
 from .generate import Prefill, generate
 from .model import CONTROL_IDS, FactorAnswer, Identity, Spec, is_inhibitor, is_supporter
@@ -63,9 +70,10 @@ _DEVELOPMENT = (
 class Example:
     """One file of the example inbox and what the demo expects the batch to make of it."""
 
-    path: Path
+    path: Path  # the file in the inbox (for an attachment, the email or archive that holds it)
     expect: str  # the status the batch should give it
     about: str
+    file: str = ""  # its row in the batch: its path in the inbox, and for an attachment "CONTAINER > NAME"
 
 
 def example_register_path() -> Path:
@@ -148,7 +156,7 @@ def make_examples(folder: Path, spec: Spec, register: Path | None = None, seed: 
 
     def add(path: Path, expect: str, about: str, day: dt.date = dt.date(2025, 2, 14)) -> None:
         _stamp(path, day)
-        out.append(Example(path, expect, about))
+        out.append(Example(path, expect, about, path.relative_to(folder).as_posix()))
 
     people = ("Priya Shah", "Tom Okafor", "Helen Price", "Sam Whitfield", "Aisha Rahman", "Gareth Lloyd",
               "Nadia Kowalski", "Chris Ellison", "Ruth Adebayo", "Owen Marsh")
@@ -173,7 +181,7 @@ def make_examples(folder: Path, spec: Spec, register: Path | None = None, seed: 
     p = _return(spec, folder / "late" / f"{man.name} SCOA return v2.xlsx", who(man, people[1], date="2025-03-03"),
                 rng, 2.9)
     add(p, "valid", "a resubmission that replaces an earlier return", dt.date(2025, 3, 3))
-    out[:] = [Example(e.path, "superseded", "replaced by a resubmission") if e.path.name ==
+    out[:] = [dataclasses.replace(e, expect="superseded", about="replaced by a resubmission") if e.path.name ==
               f"{man.name} SCOA return.xlsx" else e for e in out]
     # Errors: no council name, and a rating typed over the dropdown.
     nor = council(5)
@@ -209,12 +217,90 @@ def make_examples(folder: Path, spec: Spec, register: Path | None = None, seed: 
     notes = write_atomic(folder / "notes.txt", "Chased Hampshire for the rest of their return on 3 March.\n"
                          "Leeds sent a partner view from the ICB as well.\n")
     add(notes, "skipped", "a note, not a return")
+    _by_email(folder, out, c, people)
     return out
+
+
+TEAM = "SCOA programme team <scoa@programme.example.org>"
+
+
+def _sender(person: str, x: Council) -> str:
+    """A made-up address on the reserved example.org domain: a demo's draft can never reach anyone."""
+    first, *_, last = person.lower().split()
+    return f"{person} <{first}.{last}@{x.name.lower().replace(' ', '')}.example.org>"
+
+
+def _message(sender: str, when: dt.datetime, subject: str, body: str,
+             attachments: tuple[tuple[str, bytes] | EmailMessage, ...] = ()) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, TEAM, subject
+    msg["Date"] = format_datetime(when)
+    msg.set_content(body)
+    for a in attachments:
+        if isinstance(a, EmailMessage):
+            msg.add_attachment(a)  # a forwarded message, as message/rfc822
+        else:
+            msg.add_attachment(a[1], maintype="application", subtype=XLSX_TYPE.split("/")[1], filename=a[0])
+    return msg
+
+
+def _by_email(folder: Path, out: list[Example], c: dict[str, Council], people: tuple[str, ...]) -> None:
+    """Move some of the returns into what they arrived in: an .eml, a .msg, an .mbox and a .zip."""
+    from aspose.email_foss.msg import MapiMessage
+
+    def take(name: str, container: Path, row: str) -> tuple[str, bytes]:
+        p = folder / name
+        data = p.read_bytes()
+        p.unlink()
+        out[:] = [dataclasses.replace(e, path=container, file=f"{container.name} > {row}") if e.path == p else e
+                  for e in out]
+        return row.rsplit(" > ", 1)[-1], data
+
+    def sent(day: int, hour: int) -> dt.datetime:  # a UK winter: GMT
+        return dt.datetime(2025, 2, day, hour, 12, tzinfo=dt.UTC)
+
+    kent, bham, corn, leeds = c["Kent"], c["Birmingham"], c["Cornwall"], c["Leeds"]
+    # Saved from Outlook on the web.
+    eml = folder / "SCOA return - Kent.eml"
+    att = take("Kent SCOA return.xlsx", eml, "Kent SCOA return.xlsx")
+    write_atomic(eml, _message(_sender(people[7], kent), sent(14, 10), "SCOA return - Kent",
+                               "Please find Kent's return attached.\n", (att,)).as_bytes())
+    # Dragged out of desktop Outlook.
+    msg = folder / "RE SCOA self-assessment.msg"
+    att = take("Birmingham self assessment FINAL.xlsx", msg, "Birmingham self assessment FINAL.xlsx")
+    mapi = MapiMessage.from_email_message(_message(_sender(people[4], bham), sent(14, 15), "RE: SCOA self-assessment",
+                                                   "Our final version is attached.\n", (att,)))
+    write_atomic(msg, mapi.to_bytes())
+    # A mailbox export: a colleague forwarded Cornwall's return, and someone chased with nothing attached.
+    box_path = folder / "Inbox.mbox"
+    original = "SCOA return - Cornwall"
+    att = take("Cornwall SCOA return.xlsx", box_path, f"Fwd: SCOA return - Cornwall.eml > {original}.eml > "
+                                                       "Cornwall SCOA return.xlsx")
+    box = mailbox.mbox(box_path)
+    box.add(_message("Ann Lee <ann.lee@programme.example.org>", sent(17, 9), "Fwd: SCOA return - Cornwall",
+                     "Cornwall sent this to me by mistake.\n",
+                     (_message(_sender(people[9], corn), sent(14, 11), original, "Our return.\n", (att,)),)))
+    box.add(_message(_sender(people[5], c["Norfolk"]), sent(18, 16), "SCOA deadline",
+                     "Is the deadline still the end of February?\n"))
+    box.flush()
+    box.close()
+    out.append(Example(box_path, "skipped", "an email with nothing attached", "Inbox.mbox > SCOA deadline.eml"))
+    # A council's partners in one archive.
+    zipped = folder / "Leeds partners.zip"
+    members = [take(n, zipped, n) for n in (f"{leeds.name} SCOA return.xlsx", f"{leeds.name} - NHS partner view.xlsx")]
+    tmp = folder / ".~partners.zip"
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members:
+            z.writestr(name, data)
+    os.replace(tmp, zipped)
+    for p in (eml, msg, box_path, zipped):
+        _stamp(p, dt.date(2025, 2, 18))
 
 
 def run_demo(out: Path, spec: Spec, *, progress: Progress | None = None,
              jobs: int | None = None) -> tuple[list, BatchResult]:
-    """Make the example inbox in OUT/returns and run the batch on it into OUT; return the BatchResult."""
+    """Make the example inbox in OUT/returns and run the batch on it into OUT, drafts included (OUT/drafts, addressed
+    from the example register's made-up `email` column); return the examples and the BatchResult."""
     from .batch import run_batch
     from .workers import DEFAULT_JOBS
 
@@ -222,5 +308,5 @@ def run_demo(out: Path, spec: Spec, *, progress: Progress | None = None,
     inbox = out / "returns"
     examples = make_examples(inbox, spec)
     result = run_batch(inbox, out, spec, register=example_register_path(), jobs=jobs or DEFAULT_JOBS,
-                       progress=progress)
+                       progress=progress, drafts=True)
     return examples, result

@@ -166,8 +166,9 @@ def expand(results: list[FileRecord], scratch: Path) -> list[FileRecord]:
 def item_record(item: Item, container: Path, mtime_ns: int, scratch: Path) -> FileRecord:
     """The record of one attachment or member."""
     if item.is_spreadsheet:
-        return FileRecord(item.name, write_temporary(item, scratch), sha256=item.sha256, mtime_ns=mtime_ns,
-                          source=item.source)
+        # What opening it found (an attachment damaged on its way) stays with it: the reader adds its own.
+        return FileRecord(item.name, write_temporary(item, scratch), issues=[item.issue] if item.issue else [],
+                          sha256=item.sha256, mtime_ns=mtime_ns, source=item.source)
     issues = [item.issue] if item.issue is not None else []
     failed = any(i.severity == Severity.ERROR for i in issues)
     return FileRecord(item.name, container, Status.UNREADABLE if failed else Status.SKIPPED, issues,

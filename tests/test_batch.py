@@ -494,11 +494,19 @@ def test_demo_runs_the_whole_journey(tmp_path):
     from scoa_xl.examples import make_examples
 
     again = make_examples(tmp_path / "again", SPEC)
-    expected = {e.path.relative_to(tmp_path / "again").as_posix(): e.expect for e in again}
+    expected = {e.file: e.expect for e in again}
+    assert {e.path.suffix for e in again} >= {".eml", ".msg", ".mbox", ".zip", ".xlsx"}
     assert rows == expected
     assert len([s for s in expected.values() if s not in ("skipped",)]) >= 12
     assert (out / "plans").is_dir() and any((out / "plans").iterdir())
     assert len(list((out / "feedback").iterdir())) == len(expected)
+    # Drafts: one per letter worth sending, addressed from the sender or the example register; a reminder for the
+    # council whose only file could not be read.
+    drafts = {p.name: p.read_bytes() for p in (out / "drafts").iterdir()}
+    assert "Reminder - Northumberland.eml" in drafts and len(drafts) >= 10
+    assert all(b"\nX-Unsent: 1\n" in d.replace(b"\r\n", b"\n") for d in drafts.values())
+    assert b"To: Chris Ellison <chris.ellison@kent.example.org>" in drafts["Kent - Chris Ellison.eml"]
+    assert "drafts/" in res.output
 
 
 def test_batch_help_has_an_example():
