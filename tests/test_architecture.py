@@ -18,6 +18,9 @@ LAYERS = [
     {"model", "resources", "styles", "workers", "figures"},  # domain objects and rules; files and processes
     {"errors", "fileio", "layout", "clean", "render"},
     {"spec", "register", "preflight", "score", "writer", "results"},
+    {"unpacking"},  # what is inside emails and archives: the shared core of their readers
+    {"mime", "archives"},  # .eml and .mbox; .zip
+    {"outlook"},  # .msg (reads transport headers as mime does)
     {"read", "consolidate", "generate", "containers", "drafts"},
     {"inbox", "outputs"},
     {"validate", "fields", "summary", "issuing"},

@@ -26,7 +26,7 @@ from aspose.email_foss.msg import MapiMessage, PropertyTypeCode
 from helpers import fill_workbook
 from msoffcrypto.format.ooxml import OOXMLFile
 
-from scoa_xl import containers
+from scoa_xl import archives, containers, mime, outlook, unpacking
 from scoa_xl.check import check_return
 from scoa_xl.containers import (
     MAX_ATTACHMENTS,
@@ -516,7 +516,7 @@ def test_names_are_shown_escaped_and_never_used_as_paths(returns, tmp_path):
 
 
 def test_limits_on_sizes_and_counts(returns, monkeypatch, tmp_path):
-    monkeypatch.setattr(containers, "MAX_MESSAGE_BYTES", 10_000)
+    monkeypatch.setattr(mime, "MAX_MESSAGE_BYTES", 10_000)
     big = message(attachments=[("r.xlsx", returns["Leeds"], XLSX)]).as_bytes()
     assert rows(opened(big, "big.eml")) == [("big.eml", "MAIL_001")]
     box = tmp_path / "Inbox.mbox"
@@ -528,7 +528,7 @@ def test_limits_on_sizes_and_counts(returns, monkeypatch, tmp_path):
     assert rows(open_container(box, "Inbox.mbox", ContainerKind.MBOX)) == [
         ("Inbox.mbox > message 1.eml", "MAIL_001"), ("Inbox.mbox > small.eml > a.pdf", "a PDF document")]
     monkeypatch.undo()
-    monkeypatch.setattr(containers, "MAX_UNPACKED_BYTES", len(returns["Leeds"]) + 10)
+    monkeypatch.setattr(unpacking, "MAX_UNPACKED_BYTES", len(returns["Leeds"]) + 10)
     three = message(attachments=[(f"r{i}.xlsx", returns["Leeds"], XLSX) for i in range(3)]).as_bytes()
     assert rows(opened(three, "m.eml")) == [("m.eml > r0.xlsx", "xlsx"), ("m.eml > r1.xlsx", "MAIL_001"),
                                             ("m.eml > r2.xlsx", "MAIL_001")]
@@ -536,7 +536,7 @@ def test_limits_on_sizes_and_counts(returns, monkeypatch, tmp_path):
     five = zipped({f"n{i}.txt": b"x" for i in range(5)})
     assert rows(opened(five, "five.zip"))[-1] == ("five.zip", "MAIL_002")
     assert len(opened(five, "five.zip")) == 4
-    monkeypatch.setattr(containers, "MAX_ATTACHMENTS", 1)
+    monkeypatch.setattr(outlook, "MAX_ATTACHMENTS", 1)
     two = MapiMessage.from_email_message(message(attachments=[("a.pdf", b"%PDF", "application/pdf")] * 2))
     assert rows(opened(two.to_bytes(), "two.msg")) == [("two.msg", "MAIL_002")]
     many = zipped({f"n{i}.txt": b"" for i in range(containers.MAX_MEMBERS + 1)})
@@ -564,7 +564,8 @@ def test_every_mail_code_is_in_the_catalogue():
     mail = [c for c in Code if c.value.startswith("MAIL_")]
     assert [c.value for c in mail] == [f"MAIL_{n:03d}" for n in range(1, 10)]
     assert all(CATALOGUE[c].fix for c in mail)
-    assert Path(containers.__file__).read_text(encoding="utf-8").count("Code.MAIL_") >= len(mail)
+    readers = (containers, unpacking, mime, outlook, archives)
+    assert sum(Path(m.__file__).read_text(encoding="utf-8").count("Code.MAIL_") for m in readers) >= len(mail)
 
 
 def test_what_the_content_does_not_settle_a_spreadsheets_name_does(returns, tmp_path):
