@@ -176,7 +176,7 @@ def place_formula(cell: str, accepted: tuple[str, str]) -> str:
             f'SUMPRODUCT({hit}*{place}))),"{L.OFF_LIST}")')
 
 
-COVER_WIDTHS = (30, 90)
+COVER_WIDTHS = (28, 76)
 
 
 def _write_cover(ws, spec: Spec, st: Styles, identity: Identity, pre: Prefill) -> None:
@@ -231,8 +231,8 @@ def _write_cover(ws, spec: Spec, st: Styles, identity: Identity, pre: Prefill) -
     _protect(ws)
 
 
-ASPECT_WIDTHS = {L.COL_ID: 23, L.COL_STATEMENT: 50, L.COL_RATING: 26, L.COL_IMPORTANCE: 13, L.COL_CONTROL: 22,
-                 L.COL_BOOST: 16, L.COL_NOTES: 36, L.COL_GUIDE: 36, L.COL_SCORE: 11, L.COL_WEIGHT: 9,
+ASPECT_WIDTHS = {L.COL_ID: 23, L.COL_STATEMENT: 44, L.COL_RATING: 26, L.COL_IMPORTANCE: 13, L.COL_CONTROL: 22,
+                 L.COL_BOOST: 16, L.COL_NOTES: 30, L.COL_GUIDE: 30, L.COL_SCORE: 11, L.COL_WEIGHT: 9,
                  L.COL_CARRIED: 18, L.COL_CHECK: 30}
 HELPER_WIDTH = 9
 INPUT_LINES = 3  # an answer row has room for three lines of notes before it needs to grow
@@ -278,10 +278,10 @@ def _write_aspect(ws, spec: Spec, ai: int, st: Styles, refs: dict[str, str], pla
     aspect = spec.aspects[ai]
     n = len(aspect.factors)
     first, last = L.FIRST_FACTOR_ROW, L.FIRST_FACTOR_ROW + n - 1
-    # Wide: it prints at full size over several pages across, the factor statement repeated on each.
+    # Wide: it prints at full size over three pages across, the factor id repeated on each.
     printed = [w for c, w in sorted(ASPECT_WIDTHS.items())]
     page_setup(ws, f"{spec.title}: {aspect.name}", repeat=L.HEADER_ROW, widths=printed,
-               repeat_cols=(L.COL_STATEMENT, L.COL_STATEMENT))
+               repeat_cols=(L.COL_ID, L.COL_ID))
     for col, width in ASPECT_WIDTHS.items():
         ws.set_column(col, col, width)
     ws.set_column(L.COL_POINTS, L.COL_POINTS, HELPER_WIDTH, None, {"hidden": True})
@@ -384,14 +384,14 @@ def _write_aspect(ws, spec: Spec, ai: int, st: Styles, refs: dict[str, str], pla
         ws.write_string(r, L.COL_STATEMENT, text, st["input_text"])
         ws.write_string(r, L.COL_RATING, prompt.help, st["guide"])
         fit_row(ws, r, [(text, ASPECT_WIDTHS[L.COL_STATEMENT]), (prompt.help, ASPECT_WIDTHS[L.COL_RATING]),
-                        (prompt.label, ASPECT_WIDTHS[L.COL_ID])], minimum=5)
+                        (prompt.label, ASPECT_WIDTHS[L.COL_ID])], minimum=4)
     ws.freeze_panes(L.HEADER_ROW + 1, 2)
     ws.print_area(0, 0, lay.text_row(ai, len(spec.text_prompts) - 1), L.COL_CHECK)
     _protect(ws)
 
 
-MODEL_WIDTHS = (22, 30, 46, 22, 11, 11, 11, 7, 24)
-PROFILE_WIDTH = 11
+MODEL_WIDTHS = (22, 30, 44, 22, 11, 11, 11, 7, 24)
+PROFILE_WIDTH = 15  # as wide as the longest word in an aspect's name, so no header word is cut
 
 
 def _write_models(ws, spec: Spec, st: Styles, refs: dict[str, str], places: dict[str, tuple[str, str]],
@@ -399,7 +399,7 @@ def _write_models(ws, spec: Spec, st: Styles, refs: dict[str, str], places: dict
     n_aspects = len(spec.aspects)
     widths = [*MODEL_WIDTHS, *[PROFILE_WIDTH] * n_aspects]
     page_setup(ws, f"{spec.title}: models", repeat=L.MODEL_HEADER_ROW, widths=widths,
-               repeat_cols=(L.M_COL_NAME, L.M_COL_NAME))
+               repeat_cols=(L.M_COL_ID, L.M_COL_ID))
     ws.write_string(0, 0, "Commissioning models: how well does each fit your place?", st["title"])
     intro = ("Rate how well each model fits your local priorities and values. Readiness comes from your aspect "
              "scores, weighted by how much the model relies on each aspect (0 to 3, on the right). Fit blends the "
@@ -488,7 +488,7 @@ def _cached(value):
     return "" if value is None else value
 
 
-SCORES_WIDTHS = (36, 16, 16, 16, 16, 16)
+SCORES_WIDTHS = (34, 15, 15, 15, 15, 15)
 
 
 def _write_scores(wb, ws, spec: Spec, st: Styles, scores) -> None:

@@ -41,7 +41,7 @@ CHANGE_COLUMN = "Change since last year"
 
 # Development plan: one header row for every factor row on the sheet, so it repeats on each printed page.
 PLAN_HEADERS = ("Factor id", "Factor", "Rating", "Importance", "Control or boost", "Your evidence and notes")
-PLAN_WIDTHS = (20, 50, 22, 16, 20, 42)
+PLAN_WIDTHS = (20, 46, 22, 16, 20, 38)
 SECTION_HOLDING_BACK = "What holds you back most"
 SECTION_SUPPORTING = "What supports you most"
 SECTION_BOOST = "Supporters you said you could boost"
@@ -60,7 +60,7 @@ BOOST_APPROACH = "Make more of it: spread what works, give it time and money, an
 
 FIT_HEADERS = ("Rank", "Model", "Why this fit", "What the model focuses on", "Fit", "Readiness", "Priority fit",
                "Short list", "Sensitive to a small change", "Model id")
-FIT_WIDTHS = (6, 30, 58, 46, 9, 10, 10, 12, 14, 24)
+FIT_WIDTHS = (6, 30, 50, 40, 9, 10, 10, 12, 14, 24)
 RISK_HEADERS = ("Rank", "Model", "Risk", "How to reduce it")
 ON_SHORT_LIST = "Short list"
 
@@ -571,14 +571,13 @@ def _factor_row(ws, spec: Spec, p: PlanFactor, st: Styles, r: int) -> None:
 
 def _write_actions(ws, spec: Spec, plans: list[AspectPlan], st: Styles, status_ref: str) -> None:
     last_col = len(ACTION_HEADERS) - 1
-    # Wide: at full size over two pages across, the factor repeated on each.
-    page_setup(ws, f"{spec.title}: action plan", repeat=HEADER_ROW, widths=ACTION_WIDTHS, repeat_cols=(2, 2))
+    # Wide: at full size over pages across, the aspect and factor id repeated on each.
+    page_setup(ws, f"{spec.title}: action plan", repeat=HEADER_ROW, widths=ACTION_WIDTHS, repeat_cols=(0, 1))
     _widths(ws, ACTION_WIDTHS)
     ws.write_string(0, 0, "Action plan", st["title"])
-    _prose(ws, 1, "One row for each factor holding you back and each supporting factor you said you could boost, "
-           f"then {SPARE_ACTIONS} rows for actions of your own. Fill in the yellow columns: what you will do, who "
-           "owns it, by when, how you will know it worked, and its status. Need more rows? Insert them inside the "
-           "table, or type in the row just below it.", st["value"], ACTION_WIDTHS, max_rows=2)
+    _prose(ws, 1, "One row per factor holding you back and per supporter you could boost, then "
+           f"{SPARE_ACTIONS} spare rows for actions of your own. Fill in the yellow columns. Need more rows? Insert "
+           "them inside the table, or type in the row just below it.", st["value"], ACTION_WIDTHS, max_rows=2)
     rows = action_rows(spec, plans)
     if not rows:
         ws.write_string(HEADER_ROW, 0, "Nothing to act on yet: no factor was rated as holding you back, and no "
@@ -623,7 +622,7 @@ def _write_actions(ws, spec: Spec, plans: list[AspectPlan], st: Styles, status_r
 
 def _write_fit(wb, ws, spec: Spec, scores: Scores, st: Styles, cover_table_top: int) -> None:
     last_col = len(FIT_HEADERS) - 1
-    page_setup(ws, f"{spec.title}: model fit", repeat=HEADER_ROW, widths=FIT_WIDTHS, repeat_cols=(1, 1))
+    page_setup(ws, f"{spec.title}: model fit", repeat=HEADER_ROW, widths=FIT_WIDTHS, repeat_cols=(0, 1))
     _widths(ws, FIT_WIDTHS)
     ws.write_string(0, 0, "Which commissioning models fit your context", st["title"])
     _prose(ws, 1, f"Fit blends readiness ({spec.readiness_share:.0%}: your room for manoeuvre in the aspects each "
@@ -745,7 +744,7 @@ def _write_partners(ws, asm: Assessment, partners: list[Assessment], st: Styles)
     labels = {c.value: c.label for c in spec.rating}
     aspect_names = {a.id: a.name for a in spec.aspects}
     widths = (*PARTNER_WIDTHS, *[RESPONDENT_WIDTH] * len(named))
-    page_setup(ws, f"{PARTNERS}: {asm.ret.identity.council}", repeat=4, widths=widths, repeat_cols=(1, 1))
+    page_setup(ws, f"{PARTNERS}: {asm.ret.identity.council}", repeat=4, widths=widths, repeat_cols=(0, 1))
     _widths(ws, widths)
     ws.write_string(0, 0, "Where partners see things differently", st["title"])
     row = 1

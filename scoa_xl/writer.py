@@ -67,23 +67,28 @@ def atomic_output(out: Path | str) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-# Printing on A4 (inches less the margins set below) and how wide a column prints: Excel measures a column in
-# characters of the default font, about 7 pixels each plus 5 of padding, at 96 pixels to the inch.
+# Printing on A4 (inches less the margins set below) and how wide a column prints: a column is measured in
+# characters of the default font, 7 pixels each in Excel plus 5 of padding, at 96 pixels to the inch; LibreOffice
+# (measured on its PDFs of these workbooks) makes each about 7.6 pixels, so that is the figure used.
 A4_WIDTH_IN = {True: 11.69 - 1.0, False: 8.27 - 1.0}  # landscape, portrait
+PIXELS_PER_WIDTH = 7.6
 MIN_FIT_SCALE = 0.8  # a sheet is shrunk to one page wide only if that keeps it at 80% or more
 LINE_HEIGHT = 15  # points per line of 11-point text
 MAX_ROW_HEIGHT = 409  # Excel's limit
-CHARS_PER_WIDTH = 1.2  # characters of 11-point Arial per unit of column width, allowing for wide letters
+CHARS_PER_WIDTH = 1.0  # characters of 11-point Arial per unit of column width, on the safe side (measured: 1.0-1.1)
 
 
 def column_inches(widths: Sequence[float]) -> float:
     """How wide columns of these widths print, in inches."""
-    return sum(int(w * 7 + 5) for w in widths) / 96
+    return sum(w * PIXELS_PER_WIDTH + 5 for w in widths) / 96
 
 
 def page_setup(ws, header: str = "", *, landscape: bool = True, repeat: int | None = None,
                widths: Sequence[float] = (), repeat_cols: tuple[int, int] | None = None) -> None:
     """Print-ready on A4: the sheet name and page number in the footer, no gridlines, the header row repeated.
+
+    Repeated columns start at column A: a repeated column further right would also print, on every page, the
+    part of a title or note in column A that runs on into it.
 
     A sheet whose columns (`widths`) fit one page wide at 80% or more is fitted to one page wide; a wider sheet
     prints at full size over several pages across, with the columns `repeat_cols` (first, last) repeated on each, so
@@ -94,11 +99,13 @@ def page_setup(ws, header: str = "", *, landscape: bool = True, repeat: int | No
         ws.set_landscape()
     else:
         ws.set_portrait()
-    if column_inches(widths) <= A4_WIDTH_IN[landscape] / MIN_FIT_SCALE:
+    if not prints_wide(widths, landscape):
         ws.fit_to_pages(1, 0)
     else:
         ws.set_print_scale(100)
         if repeat_cols is not None:
+            if repeat_cols[0] != 0:
+                raise ValueError("repeated columns start at column A")
             ws.repeat_columns(*repeat_cols)
     ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
     if repeat is not None:
@@ -147,10 +154,27 @@ def fit_row(ws, row: int, cells: Iterable[tuple[object, float]], *, minimum: int
     ws.set_row(row, row_height(cells, minimum=minimum, bold=bold, size=size), fmt)
 
 
+def prints_wide(widths: Sequence[float], landscape: bool = True) -> bool:
+    """Whether a sheet of these column widths prints over several pages across (see page_setup)."""
+    return column_inches(widths) > A4_WIDTH_IN[landscape] / MIN_FIT_SCALE
+
+
 def text_lines(text: str, widths: Sequence[float], *, landscape: bool = True) -> list[str]:
-    """`text` broken into lines that each fit, unwrapped, across columns of these widths and within one printed
-    page: a paragraph that runs across empty cells instead of a merged cell."""
-    usable = min(column_inches(widths), A4_WIDTH_IN[landscape])
+    """`text` broken into lines that each fit, unwrapped, across columns of these widths and within the columns of
+    the first printed page: a paragraph that runs across empty cells instead of a merged cell. (An application
+    cuts text that runs past the last column printed on a page.)"""
+    page = A4_WIDTH_IN[landscape]
+    if not widths:
+        usable = page
+    elif prints_wide(widths, landscape):
+        usable, used = 0.0, 0.0
+        for w in widths:
+            used += column_inches([w])
+            if used > page * 0.97:  # a column that only just fits may be pushed to the next page
+                break
+            usable = used
+    else:
+        usable = min(column_inches(widths), page)
     chars = max(20, int(usable * 96 / 7 * CHARS_PER_WIDTH * 0.95))
     return textwrap.wrap(text, chars) or [""]
 

@@ -163,7 +163,7 @@ def test_print_setup(wb):
             assert ws.print_title_rows, ws.title  # the header row repeats on every page
             assert not ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
             assert ws.page_setup.scale in (None, 100), ws.title  # absent means the default, 100%
-            assert ws.print_title_cols == ("$B:$B"), ws.title
+            assert ws.print_title_cols in ("$A:$A", "$B:$B"), ws.title
         else:
             assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
             assert (ws.page_setup.fitToWidth or 1) == 1, ws.title  # absent means the default, 1 page wide
