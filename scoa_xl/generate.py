@@ -231,7 +231,7 @@ def _write_cover(ws, spec: Spec, st: Styles, identity: Identity, pre: Prefill) -
     _protect(ws)
 
 
-ASPECT_WIDTHS = {L.COL_ID: 23, L.COL_STATEMENT: 44, L.COL_RATING: 26, L.COL_IMPORTANCE: 13, L.COL_CONTROL: 22,
+ASPECT_WIDTHS = {L.COL_ID: 26, L.COL_STATEMENT: 44, L.COL_RATING: 26, L.COL_IMPORTANCE: 13, L.COL_CONTROL: 22,
                  L.COL_BOOST: 16, L.COL_NOTES: 30, L.COL_GUIDE: 30, L.COL_SCORE: 11, L.COL_WEIGHT: 9,
                  L.COL_CARRIED: 18, L.COL_CHECK: 30}
 HELPER_WIDTH = 9
@@ -294,8 +294,10 @@ def _write_aspect(ws, spec: Spec, ai: int, st: Styles, refs: dict[str, str], pla
     rng = lambda c: f"{sc(first, c)}:{sc(last, c)}"  # noqa: E731
     headers = [*L.ASPECT_HEADERS, L.CHECK_HEADER, "Rating: place on list", "Importance: place on list",
                "Control: place on list", "Boost: place on list"]
-    for col, text in enumerate(headers):
-        ws.write_string(L.HEADER_ROW, col, text, st["header"])
+    # Marked up as a table, so that a screen reader announces the headers with each cell.
+    ws.add_table(L.HEADER_ROW, 0, last, len(headers) - 1, {
+        "name": f"Factors_{aspect.id}", "style": None, "autofilter": False,
+        "columns": [{"header": h, "header_format": st["header"]} for h in headers]})
     fit_row(ws, L.HEADER_ROW, [(t, ASPECT_WIDTHS.get(c, HELPER_WIDTH)) for c, t in enumerate(headers)
                                if c in ASPECT_WIDTHS], bold=True)
     dv = {"rating": ("Rating", "How far does this factor hold you back or support you? Choose from the list."),
@@ -409,15 +411,15 @@ def _write_models(ws, spec: Spec, st: Styles, refs: dict[str, str], places: dict
         ws.write_string(1 + i, 0, line, st["note"])
     heads = ["Model id", "Model", "What it focuses on", "Priority fit (your rating)", "Readiness",
              "Priority fit score", "Fit", "Rank", L.CHECK_HEADER] + [f"Relies on: {a.name}" for a in spec.aspects]
-    for col, text in enumerate(heads):
-        ws.write_string(L.MODEL_HEADER_ROW, col, text, st["header"])
-    ws.write_string(L.MODEL_HEADER_ROW, L.M_COL_PROFILE + n_aspects, "Priority fit: place on list", st["header"])
+    n = len(spec.models)
+    ws.add_table(L.MODEL_HEADER_ROW, 0, L.MODEL_FIRST_ROW + n - 1, L.M_COL_PROFILE + n_aspects, {
+        "name": "Models", "style": None, "autofilter": False,
+        "columns": [{"header": h, "header_format": st["header"]} for h in [*heads, "Priority fit: place on list"]]})
     fit_row(ws, L.MODEL_HEADER_ROW, list(zip(heads, widths, strict=True)), bold=True)
     for col, width in enumerate(widths):
         ws.set_column(col, col, width)
     helper = L.M_COL_PROFILE + n_aspects
     ws.set_column(helper, helper, HELPER_WIDTH, None, {"hidden": True})
-    n = len(spec.models)
     helper_row = L.MODEL_FIRST_ROW + n + 1  # aspect scores used for readiness, as rows
     p0, p1 = L.M_COL_PROFILE, L.M_COL_PROFILE + n_aspects - 1
     score_rng = f"${L.col_letter(p0)}${helper_row + 1}:${L.col_letter(p1)}${helper_row + 1}"
@@ -498,8 +500,9 @@ def _write_scores(wb, ws, spec: Spec, st: Styles, scores) -> None:
                     "blank: too few answers yet.", st["note"])
     heads = ("Aspect", "Room for manoeuvre (0-100)", "Factors answered", "Factors", "Controllability (%)",
              "Entries not on the list")
-    for col, text in enumerate(heads):
-        ws.write_string(L.SCORES_HEADER_ROW, col, text, st["header"])
+    ws.add_table(L.SCORES_HEADER_ROW, 0, L.SCORES_FIRST_ROW + len(spec.aspects) - 1, len(heads) - 1, {
+        "name": "Scores", "style": None, "autofilter": False,
+        "columns": [{"header": h, "header_format": st["header"]} for h in heads]})
     fit_row(ws, L.SCORES_HEADER_ROW, list(zip(heads, SCORES_WIDTHS, strict=True)), bold=True)
     for col, width in enumerate(SCORES_WIDTHS):
         ws.set_column(col, col, width)

@@ -69,7 +69,7 @@ CONFIRM_WIDTHS = (10, 26, 8, 11, 110)
 
 COVER_TABLE_HEADERS = ("Aspect", "Room for manoeuvre (0-100)", "Controllability (%)", "Factors rated", "Factors",
                        "Holding you back", "Supporting you")
-COVER_WIDTHS = (36, 14, 14, 10, 10, 12, 12, 12, 14)
+COVER_WIDTHS = (36, 14, 17, 10, 10, 12, 12, 12, 14)
 
 HEADER_ROW = 3  # 0-based row of the column headers on every tabular sheet
 TEXT_LIMIT = 32767
@@ -242,6 +242,19 @@ def _prose(ws, row: int, text: str, fmt, widths: tuple[int, ...], *, max_rows: i
     return len(lines)
 
 
+def _table(ws, name: str, top: int, last: int, heads, widths, fmt, *, autofilter: bool = True) -> None:
+    """Mark rows top..last (the header row first) as a table, so a screen reader announces each cell's header."""
+    seen: dict[str, int] = {}
+    unique = []
+    for h in heads:  # a table's headers must differ (two respondents can share a name)
+        seen[h] = seen.get(h, 0) + 1
+        unique.append(h if seen[h] == 1 else f"{h} ({seen[h]})")
+    ws.add_table(top, 0, max(last, top + 1), len(heads) - 1, {
+        "name": name, "style": None, "autofilter": autofilter,
+        "columns": [{"header": h, "header_format": fmt} for h in unique]})
+    fit_row(ws, top, list(zip(unique, widths, strict=False)), bold=True)
+
+
 def _headers(ws, row: int, heads, widths, fmt) -> None:
     for col, head in enumerate(heads):
         ws.write_string(row, col, head, fmt)
@@ -392,6 +405,7 @@ def _write_cover(ws, asm: Assessment, prev: Scores | None, plans: list[AspectPla
         ws.write_string(r, 1, _text(value), st["value"])  # typed by the council: always text
         r += 1
     ws.write_string(r, 0, "Overall room for manoeuvre (0-100)", st["label"])
+    fit_row(ws, r, [("Overall room for manoeuvre (0-100)", COVER_WIDTHS[0])], bold=True)
     overall = scores.overall_room_for_manoeuvre
     if overall is None:
         ws.write_string(r, 1, f"Not enough aspects scored yet (needs {MIN_SCORED_ASPECTS})", st["value"])
@@ -653,6 +667,7 @@ def _write_fit(wb, ws, spec: Spec, scores: Scores, st: Styles, cover_table_top: 
         ws.write_string(r, 9, m.id, st["id"])
         _fit_row(ws, r, [(why, FIT_WIDTHS[2]), (focus[m.id], FIT_WIDTHS[3]), (m.name, FIT_WIDTHS[1])])
     first_model, last_model = HEADER_ROW + 1, r
+    _table(ws, "ModelFit", HEADER_ROW, last_model, FIT_HEADERS, FIT_WIDTHS, st["header"])
 
     r += 2
     ws.write_string(r, 0, "Main risks of the short-listed models, and how to reduce them", st["heading"])
@@ -685,7 +700,7 @@ def _write_fit(wb, ws, spec: Spec, scores: Scores, st: Styles, cover_table_top: 
                     "fill": {"color": "#1d70b8"}, "data_labels": {"value": True, "num_format": "0"}})
     bar.set_title({"name": "Fit of each model, 0 to 100", "name_font": {"size": 12}})
     bar.set_x_axis({"min": 0, "max": 100, "major_unit": 20})
-    bar.set_y_axis({"reverse": True, "num_font": {"size": 9}})  # best fit at the top, as in the table
+    bar.set_y_axis({"reverse": True})  # best fit at the top, as in the table
     bar.set_legend({"none": True})
     size = bar_chart_size(last_model - first_model + 1, width=760)
     bar.set_size(size)
@@ -693,6 +708,7 @@ def _write_fit(wb, ws, spec: Spec, scores: Scores, st: Styles, cover_table_top: 
                                                "first; the same figures are in the Fit column of the table above."})
     r += size["height"] // 20 + 2  # rows of 20 pixels, the default
     ws.set_h_pagebreaks([charts_top, r])
+    r += 1  # a row's gap below the break, so no part of the chart is drawn on the page before
     top, bottom = cover_table_top + 2, cover_table_top + 1 + len(spec.aspects)
     radar = radar_chart(wb, COVER, top, bottom)
     ws.insert_chart(r, 1, radar, {"description": "Radar chart of the room for manoeuvre in each aspect, 0 to "
@@ -727,8 +743,7 @@ def _write_confirm(ws, asm: Assessment, st: Styles) -> None:
         ws.write_string(r, 3, i.code.value, st["id"])
         ws.write_string(r, 4, _text(i.message), st["statement"])  # quotes what was typed: always text
         _fit_row(ws, r, [(i.message, CONFIRM_WIDTHS[4]), (i.sheet, CONFIRM_WIDTHS[1])])
-    if asm.issues:
-        ws.autofilter(HEADER_ROW, 0, r, last_col)
+    _table(ws, "ToConfirm", HEADER_ROW, r, CONFIRM_HEADERS, CONFIRM_WIDTHS, st["header"])
     ws.freeze_panes(HEADER_ROW + 1, 0)
     ws.print_area(0, 0, r, last_col)
 
@@ -757,7 +772,7 @@ def _write_partners(ws, asm: Assessment, partners: list[Assessment], st: Styles)
     _prose(ws, row, intro, st["note"], widths, max_rows=3)
     row = 4
     heads = ["Aspect", "Factor", *[n for n, _ in named]]
-    _headers(ws, row, heads, widths, st["header"])
+    top = row
     differ = divergence(named, spec)
     for d in differ:
         row += 1
@@ -771,11 +786,12 @@ def _write_partners(ws, asm: Assessment, partners: list[Assessment], st: Styles)
     if not differ:
         row += 1
         ws.write_string(row, 0, "No factor is rated two or more points apart.", st["value"])
+    _table(ws, "PartnersDiffer", top, row, heads, widths, st["header"])
     row += 2
     ws.write_string(row, 0, "What you agree on", st["heading"])
     same = agreement(named, spec)
     row += 1
-    _headers(ws, row, ("Aspect", "Factor", "Everyone rated it"), widths, st["header"])
+    top = row
     for d in same:
         row += 1
         ws.write_string(row, 0, aspect_names[d["aspect"]], st["plain_cell"])
@@ -787,4 +803,5 @@ def _write_partners(ws, asm: Assessment, partners: list[Assessment], st: Styles)
     if not same:
         row += 1
         ws.write_string(row, 0, "No factor was rated the same by everyone yet.", st["value"])
+    _table(ws, "PartnersAgree", top, row, ("Aspect", "Factor", "Everyone rated it"), widths, st["header"])
     ws.print_area(0, 0, row, len(widths) - 1)

@@ -529,13 +529,12 @@ def _models(sh: _Sheets, wb, ws, result: BatchResult) -> None:
     sheet = ws.get_name()
     # One above the other, each on a page of its own: side by side, the second would print on another page across.
     at = last + 2
-    ws.set_h_pagebreaks([at])
-    at = _bar(sh, wb, ws, (sheet, first, last, 2), (at, 0), "Mean fit", "Mean fit of each model across councils",
+    at = _bar(sh, wb, ws, (sheet, first, last, 2), (at + 1, 0), "Mean fit", "Mean fit of each model across councils",
               {"min": 0, "max": 100, "name": "Fit (0-100)"}, "#1d70b8",
               "Bar chart of the mean fit of each of the commissioning models across councils, highest at the top. "
               "The same figures are in the table above.")
     ws.set_h_pagebreaks([last + 2, at])
-    _bar(sh, wb, ws, (sheet, first, last, 5), (at, 0), "In a council's top three",
+    _bar(sh, wb, ws, (sheet, first, last, 5), (at + 1, 0), "In a council's top three",
          "How many councils have each model in their top three", {"min": 0, "major_unit": 1, "name": "Councils"},
          "#5e3c99", "Bar chart of how many councils have each commissioning model among their three best-fitting "
          "models. The same figures are in the table above.")
@@ -551,7 +550,7 @@ def _bar(sh: _Sheets, wb, ws, data: tuple[str, int, int, int], at: tuple[int, in
                       "values": [sheet, first, col, last, col], "fill": {"color": colour}})
     chart.set_title({"name": title, "name_font": {"size": 12}})
     chart.set_x_axis(x_axis)
-    chart.set_y_axis({"reverse": True, "num_font": {"size": 9}})
+    chart.set_y_axis({"reverse": True})
     chart.set_legend({"none": True})
     size = bar_chart_size(last - first + 1)
     chart.set_size(size)

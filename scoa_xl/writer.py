@@ -191,7 +191,7 @@ def radar_chart(wb: Workbook, sheet: str, top: int, bottom: int):
     chart.add_series({"name": "Room for manoeuvre", "categories": f"='{sheet}'!$A${top}:$A${bottom}",
                       "values": f"='{sheet}'!$B${top}:$B${bottom}",
                       "fill": {"color": "#1d70b8", "transparency": 60}, "line": {"color": "#1d70b8"}})
-    chart.set_title({"name": "Room for manoeuvre by aspect (0-100)"})
+    chart.set_title({"name": "Room for manoeuvre by aspect (0-100)", "name_font": {"size": 12}})
     chart.set_y_axis({"min": 0, "max": 100, "major_unit": 25})
     chart.set_legend({"none": True})
     chart.set_size({"width": 620, "height": 420})
