@@ -498,7 +498,7 @@ def _write_scores(wb, ws, spec: Spec, st: Styles, scores) -> None:
     ws.write_string(0, 0, "Your scores, as you go", st["title"])
     ws.write_string(1, 0, "0: every factor strongly holds you back; 100: every factor strongly supports you; "
                     "blank: too few answers yet.", st["note"])
-    heads = ("Aspect", "Room for manoeuvre (0-100)", "Factors answered", "Factors", "Controllability (%)",
+    heads = ("Aspect", "Room for manoeuvre (0 to 100)", "Factors answered", "Factors", "Controllability (%)",
              "Entries not on the list")
     ws.add_table(L.SCORES_HEADER_ROW, 0, L.SCORES_FIRST_ROW + len(spec.aspects) - 1, len(heads) - 1, {
         "name": "Scores", "style": None, "autofilter": False,

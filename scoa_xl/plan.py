@@ -67,7 +67,7 @@ ON_SHORT_LIST = "Short list"
 CONFIRM_HEADERS = ("Severity", "Sheet", "Cell", "Code", "What to check and what to do")
 CONFIRM_WIDTHS = (10, 26, 8, 11, 110)
 
-COVER_TABLE_HEADERS = ("Aspect", "Room for manoeuvre (0-100)", "Controllability (%)", "Factors rated", "Factors",
+COVER_TABLE_HEADERS = ("Aspect", "Room for manoeuvre (0 to 100)", "Controllability (%)", "Factors rated", "Factors",
                        "Holding you back", "Supporting you")
 COVER_WIDTHS = (36, 14, 17, 10, 10, 12, 12, 12, 14)
 
