@@ -8,8 +8,10 @@ ranks are Python's ranks, ties included.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
+import openpyxl
 import pytest
 from helpers import fill_workbook
 from python_calamine import CalamineWorkbook
@@ -79,8 +81,13 @@ def recalculated(tmp_path_factory, soffice) -> dict[str, Path]:
     blank = generate(SPEC, tmp / "blank.xlsx", Identity(), generated_at=dt.date(2026, 1, 5))
     pasted = fill_workbook(blank, tmp / "pasted.xlsx", pasted_answers())
     tied = fill_workbook(blank, tmp / "tied.xlsx", tied_answers())
-    out = convert([pasted, tied], tmp / "lo", "xlsx")  # a full recalculation on load
-    return {"pasted": out[0], "tied": out[1]}
+    # The same return from an application that dropped every defined name (some web apps' exports do).
+    nameless = openpyxl.load_workbook(pasted)
+    for name in list(nameless.defined_names):
+        del nameless.defined_names[name]
+    nameless.save(tmp / "nameless.xlsx")
+    out = convert([pasted, tied, tmp / "nameless.xlsx"], tmp / "lo", "xlsx")  # a full recalculation on load
+    return {"pasted": out[0], "tied": out[1], "nameless": out[2], "pasted_before": pasted}
 
 
 def python_figures(a) -> dict[str, float | None]:
@@ -185,3 +192,21 @@ def test_tied_fits_get_pythons_ranks_in_the_workbook(recalculated):
     ranks = [live[f"rank_{m.id}"] for m in SPEC.models]
     assert sorted(ranks) == list(range(1, len(SPEC.models) + 1))  # no shared rank, no gap
     assert {m.id: m.rank for m in a.scores.models} == {m.id: r for m, r in zip(SPEC.models, ranks, strict=True)}
+
+
+def test_live_figures_do_not_depend_on_defined_names(recalculated):
+    """Issue 14: the formulas use plain cell references, so a copy without any names computes the same figures."""
+    with_names, without = recalculated["pasted"], recalculated["nameless"]
+    assert not openpyxl.load_workbook(without).defined_names
+    names = set(openpyxl.load_workbook(recalculated["pasted_before"]).defined_names)
+    wb = openpyxl.load_workbook(recalculated["pasted_before"])
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    tokens = set(re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", re.sub(r'"[^"]*"', "", str(cell.value))))
+                    assert not {t.casefold() for t in tokens} & {n.casefold() for n in names}, (ws.title, cell.value)
+    a = CalamineWorkbook.from_path(str(with_names))
+    b = CalamineWorkbook.from_path(str(without))
+    for sheet in [x.sheet for x in SPEC.aspects] + [L.MODELS, L.SCORES]:
+        assert a.get_sheet_by_name(sheet).to_python() == b.get_sheet_by_name(sheet).to_python(), sheet
