@@ -425,7 +425,7 @@ def _write_cover(ws, asm: Assessment, prev: Scores | None, plans: list[AspectPla
         if para.startswith("## "):
             ws.write_string(r, 0, para[3:], st["heading"])
         else:
-            r += _prose(ws, r, para, st["value"], COVER_WIDTHS) - 1
+            r += _prose(ws, r, para, st["value"], COVER_WIDTHS)  # and a row between paragraphs
         r += 1
     r += 1
     ws.set_h_pagebreaks([r])  # the table and the contents on a page of their own
