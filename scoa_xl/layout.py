@@ -26,6 +26,12 @@ ASPECT_HEADERS = (
     "If it supports you: could you boost it?", "Evidence and notes", "What good evidence looks like",
     "Factor score (0-100)", "Weight counted", "Weighted points", "To confirm",
 )
+# Added after the columns above (which the reader finds by position), so returns from either layout read alike:
+# the answer check in words, then hidden helpers holding each dropdown answer's place on its list ("x" if off it).
+COL_CHECK = 12
+CHECK_HEADER = "Answer check"
+COL_RATING_VALUE, COL_IMPORTANCE_VALUE, COL_CONTROL_VALUE, COL_BOOST_VALUE = range(13, 17)
+OFF_LIST = "x"  # what a helper cell holds for an entry that is not on its list
 
 # Cover: identity inputs in column B.
 IDENTITY_FIELDS = (
@@ -43,16 +49,21 @@ MODEL_HEADER_ROW = 3
 MODEL_FIRST_ROW = 4
 M_COL_ID, M_COL_NAME, M_COL_FOCUS, M_COL_PRIORITY, M_COL_READINESS, M_COL_PRIORITY_FIT, M_COL_FIT, \
     M_COL_RANK = range(8)
-M_COL_PROFILE = 8  # then one column per aspect
+M_COL_CHECK = 8  # the answer check in words
+M_COL_PROFILE = 9  # then one column per aspect, then the hidden helper for the priority fit's place on its list
 
 # Scores sheet.
 SCORES_HEADER_ROW = 2
 SCORES_FIRST_ROW = 3
+SCORES_COL_OFF_LIST = 5
 
 # Lists sheet: one column per dropdown list, metadata as key/value pairs in columns H:I.
 LIST_COLUMNS = ("rating", "importance", "control", "boost", "priority")
 META_KEY_COL = 7
 META_KEYS = ("spec_id", "spec_version", "spec_fingerprint", "workbook_id", "generated_at", "prefilled_from")
+# Then, per list, every spelling the reader accepts for an entry (column ACCEPTED_COL + 2k) and the entry's
+# place on its list (the column after): what the live formulas match against.
+ACCEPTED_COL = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,11 +154,14 @@ def build_layout(spec: Spec) -> Layout:
                                     (M_COL_FIT, "fit", "Fit")):
             add(Field(name_of(measure, m.id), MODELS, row, col, f"{label}: {m.name}", FieldKind.COMPUTED,
                       model=m.id, measure=measure))
+        add(Field(name_of("rank", m.id), MODELS, row, M_COL_RANK, f"Rank: {m.name}", FieldKind.COMPUTED,
+                  model=m.id, measure="rank"))
     for ai, aspect in enumerate(spec.aspects):
         row = SCORES_FIRST_ROW + ai
         for col, measure, label in ((1, "room_for_manoeuvre", "Room for manoeuvre"),
                                     (2, "answered", "Factors answered"),
-                                    (4, "controllability", "Controllability")):
+                                    (4, "controllability", "Controllability"),
+                                    (SCORES_COL_OFF_LIST, "not_on_list", "Entries not on the list")):
             add(Field(name_of(_short(measure), aspect.id), SCORES, row, col, f"{label}: {aspect.name}",
                       FieldKind.COMPUTED, aspect.id, measure=measure))
     overall_row = SCORES_FIRST_ROW + len(spec.aspects)
@@ -155,6 +169,8 @@ def build_layout(spec: Spec) -> Layout:
               measure="room_for_manoeuvre"))
     add(Field("answered_overall", SCORES, overall_row, 2, "Factors answered, all aspects", FieldKind.COMPUTED,
               measure="answered"))
+    add(Field("offlist_overall", SCORES, overall_row, SCORES_COL_OFF_LIST,
+              "Entries not on the list, all sheets", FieldKind.COMPUTED, measure="not_on_list"))
     return lay
 
 
@@ -173,7 +189,8 @@ def layout_for(spec: Spec) -> Layout:
 
 
 def _short(measure: str) -> str:
-    return {"room_for_manoeuvre": "rfm", "answered": "answered", "controllability": "controllability"}[measure]
+    return {"room_for_manoeuvre": "rfm", "answered": "answered", "controllability": "controllability",
+            "not_on_list": "offlist"}[measure]
 
 
 def overall_row(spec: Spec) -> int:

@@ -10,20 +10,26 @@ formula. The file is written whole or not at all.
 from __future__ import annotations
 
 import datetime as dt
-import math
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import InputError
 from .figures import rounded, shown
 from .fileio import TEXT_LIMIT, atomic_output
-from .model import CONTROL_IDS, CONTROLLABLE, Aspect, AspectScore, Factor, FactorAnswer, Return, Scores, Spec
+from .model import CONTROL_IDS, CONTROLLABLE, FactorAnswer, Scores, Spec
+from .plan_content import (
+    NO_CATEGORY,
+    NO_CATEGORY_APPROACH,
+    AspectPlan,
+    PlanFactor,
+    action_rows,
+    plan_aspects,
+    rating_label,
+)
 from .render import paragraphs
-from .score import MIN_SCORED_ASPECTS, SENSITIVITY_STEP, SHORT_LIST, weight_of
+from .score import MIN_SCORED_ASPECTS, SENSITIVITY_STEP, SHORT_LIST
 from .styles import Styles
-from .writer import new_workbook, page_setup, radar_chart
+from .writer import bar_chart_size, fit_row, new_workbook, page_setup, radar_chart, text_lines
 
 if TYPE_CHECKING:
     from .check import CheckedReturn
@@ -38,15 +44,11 @@ PARTNERS = "Partners"
 
 ACTION_TABLE = "ActionPlan"
 STATUSES = ("Not started", "In progress", "Done", "Dropped")
-BOOST_CATEGORY = "Supporter to boost"
-NO_CATEGORY = "Control category not given"
-NO_CATEGORY_APPROACH = ("Decide first how far this is in your control (on the aspect sheet of the self-assessment); "
-                        "the approach follows from that.")
 CHANGE_COLUMN = "Change since last year"
 
 # Development plan: one header row for every factor row on the sheet, so it repeats on each printed page.
 PLAN_HEADERS = ("Factor id", "Factor", "Rating", "Importance", "Control or boost", "Your evidence and notes")
-PLAN_WIDTHS = (20, 50, 22, 16, 20, 42)
+PLAN_WIDTHS = (20, 46, 22, 16, 20, 38)
 SECTION_HOLDING_BACK = "What holds you back most"
 SECTION_SUPPORTING = "What supports you most"
 SECTION_BOOST = "Supporters you said you could boost"
@@ -57,103 +59,26 @@ APPROACH_LABEL = "Approach"
 
 ACTION_HEADERS = ("Aspect", "Factor id", "Factor", "Rating", "Category", "Suggested approach", "Action", "Owner",
                   "By when", "Measure of success", "Status")
-ACTION_WIDTHS = (18, 20, 40, 18, 18, 36, 34, 14, 12, 26, 13)
+ACTION_WIDTHS = (16, 24, 36, 16, 16, 32, 34, 14, 12, 26, 13)
 ACTION_INPUTS = 6  # columns from "Action" on are for the council to fill in
-BOOST_APPROACH = "Make more of it: spread what works, give it time and money, and use it to ease the constraints."
-
+SPARE_ACTIONS = 10  # rows at the foot of the table for actions of the council's own, tied to no one factor
+OWN_ACTION = "Your own action"
 FIT_HEADERS = ("Rank", "Model", "Why this fit", "What the model focuses on", "Fit", "Readiness", "Priority fit",
                "Short list", "Sensitive to a small change", "Model id")
-FIT_WIDTHS = (6, 30, 58, 46, 9, 10, 10, 12, 14, 20)
+FIT_WIDTHS = (6, 30, 50, 40, 9, 10, 10, 12, 14, 24)
 RISK_HEADERS = ("Rank", "Model", "Risk", "How to reduce it")
 ON_SHORT_LIST = "Short list"
 
 CONFIRM_HEADERS = ("Severity", "Sheet", "Cell", "Code", "What to check and what to do")
 CONFIRM_WIDTHS = (10, 26, 8, 11, 110)
 
-COVER_TABLE_HEADERS = ("Aspect", "Room for manoeuvre (0-100)", "Controllability (%)", "Factors rated", "Factors",
+COVER_TABLE_HEADERS = ("Aspect", "Room for manoeuvre (0 to 100)", "Controllability (%)", "Factors rated", "Factors",
                        "Holding you back", "Supporting you")
-COVER_WIDTHS = (36, 14, 14, 10, 10, 12, 12, 12, 14)
+COVER_WIDTHS = (36, 14, 17, 10, 10, 12, 12, 12, 14)
 
 HEADER_ROW = 3  # 0-based row of the column headers on every tabular sheet
-LINE_HEIGHT = 15
-MAX_ROW_HEIGHT = 409
-
-
-@dataclass(frozen=True, slots=True)
-class PlanFactor:
-    """A rated factor as the plan shows it, with how hard it pulls (distance from "neither" × importance)."""
-
-    factor: Factor
-    answer: FactorAnswer
-    weight: int
-    pull: int
-
-
-@dataclass(frozen=True, slots=True)
-class AspectPlan:
-    """The plan questions for one aspect, answered from the return."""
-
-    aspect: Aspect
-    score: AspectScore
-    holding_back: tuple[PlanFactor, ...]  # worst first, weighted by importance
-    supporting: tuple[PlanFactor, ...]  # strongest first
-    to_boost: tuple[PlanFactor, ...]
-    by_control: dict[str | None, tuple[PlanFactor, ...]]  # CONTROL_IDS, then None for "not given"
-    unrated: tuple[tuple[Factor, bool], ...]  # with whether the answer was "Don't know"
-    texts: dict[str, str]
-
-
-def plan_aspects(ret: Return, scores: Scores) -> list[AspectPlan]:
-    """Group each aspect's rated factors the way the development plan asks about them."""
-    plans = []
-    for aspect in ret.spec.aspects:
-        s = scores.aspect(aspect.id)
-
-        def entry(f: Factor) -> PlanFactor:
-            a = ret.factors[f.id]
-            return PlanFactor(f, a, weight_of(a, f.weight), abs(3 - (a.rating or 3)) * weight_of(a, f.weight))
-
-        order = {f.id: i for i, f in enumerate(aspect.factors)}
-        # Worst first: the furthest from "neither" and the most important; ties keep the form's order.
-        inhibitors = sorted((entry(ret.spec.factor(fid)) for fid in s.inhibitors),
-                            key=lambda p: (-p.pull, p.answer.rating, order[p.factor.id]))
-        supporters = sorted((entry(ret.spec.factor(fid)) for fid in s.supporters),
-                            key=lambda p: (-p.pull, -(p.answer.rating or 0), order[p.factor.id]))
-        by_control: dict[str | None, tuple[PlanFactor, ...]] = {
-            c: tuple(p for p in inhibitors if p.answer.control == c) for c in CONTROL_IDS}
-        by_control[None] = tuple(p for p in inhibitors if p.answer.control not in CONTROL_IDS)
-        unrated = tuple((f, f.id in ret.factors and ret.factors[f.id].dont_know) for f in aspect.factors
-                        if f.id not in ret.factors or ret.factors[f.id].rating is None)
-        plans.append(AspectPlan(aspect, s, tuple(inhibitors), tuple(supporters),
-                                tuple(p for p in supporters if p.answer.boost is True), by_control, unrated,
-                                dict(ret.texts.get(aspect.id, {}))))
-    return plans
-
-
-@dataclass(frozen=True, slots=True)
-class ActionRow:
-    aspect: str
-    factor_id: str
-    factor: str
-    rating: str
-    category: str
-    approach: str
-
-
-def action_rows(spec: Spec, plans: list[AspectPlan]) -> list[ActionRow]:
-    """One row per factor holding the council back and per supporter it said it could boost."""
-    approach = {c.value: c.approach for c in spec.control}
-    rows = []
-    for ap in plans:
-        for p in ap.holding_back:
-            control = p.answer.control
-            rows.append(ActionRow(ap.aspect.name, p.factor.id, p.factor.statement, _rating_label(spec, p.answer),
-                                  spec.control_label(control) if control in CONTROL_IDS else NO_CATEGORY,
-                                  approach.get(control, NO_CATEGORY_APPROACH)))
-        for p in ap.to_boost:
-            rows.append(ActionRow(ap.aspect.name, p.factor.id, p.factor.statement, _rating_label(spec, p.answer),
-                                  BOOST_CATEGORY, BOOST_APPROACH))
-    return rows
+PARTNER_WIDTHS = (22, 50)  # then one column per respondent
+RESPONDENT_WIDTH = 24
 
 
 def write_plan(assessment: CheckedReturn, out: Path, *, previous: CheckedReturn | None = None,
@@ -228,38 +153,43 @@ def _text(value: str) -> str:
     return value if len(value) <= TEXT_LIMIT else value[:TEXT_LIMIT - 1] + "…"
 
 
-@lru_cache(maxsize=4096)  # the same statements and approaches recur in every plan of a batch
-def _lines(text: str, width: int) -> int:
-    """Roughly how many lines `text` wraps to in a column `width` characters wide."""
-    chars = max(8, int(width * 1.3))  # Arial 11 fits about 1.3 characters per unit of column width
-    return sum(max(1, math.ceil(len(part) / chars)) for part in str(text).split("\n"))
+def _fit_row(ws, row: int, cells: list[tuple[str, float]], minimum: int = 1) -> None:
+    """The one row-height rule (writer.fit_row), for a row of the plan."""
+    fit_row(ws, row, cells, minimum=minimum)
 
 
-def _fit_row(ws, row: int, cells: list[tuple[str, int]], minimum: int = 1) -> None:
-    """Set a row tall enough for its wrapped text: Excel does not grow rows for wrapped text by itself."""
-    lines = max([minimum] + [_lines(t, w) for t, w in cells if t])
-    if lines > 1:
-        ws.set_row(row, min(MAX_ROW_HEIGHT, LINE_HEIGHT * lines + 3))
+def _prose(ws, row: int, text: str, fmt, widths: tuple[int, ...], *, max_rows: int | None = None) -> int:
+    """A paragraph as lines that run on across the empty cells to their right (no merged cells), each within the
+    printed page; returns the number of rows used."""
+    lines = text_lines(text, widths)
+    if max_rows is not None and len(lines) > max_rows:  # only a very long file name gets here
+        lines = [*lines[:max_rows - 1], lines[max_rows - 1][:-1] + "\u2026"]
+    for i, line in enumerate(lines):
+        ws.write_string(row + i, 0, line, fmt)
+    return len(lines)
 
 
-def _prose(ws, row: int, last_col: int, text: str, fmt, widths: tuple[int, ...]) -> None:
-    """A paragraph of explanation across the sheet (outside any data area, so merging is harmless)."""
-    if last_col > 0:
-        ws.merge_range(row, 0, row, last_col, "", fmt)
-    ws.write_string(row, 0, text, fmt)
-    _fit_row(ws, row, [(text, sum(widths[:last_col + 1]))])
+def _table(ws, name: str, top: int, last: int, heads, widths, fmt, *, autofilter: bool = True) -> None:
+    """Mark rows top..last (the header row first) as a table, so a screen reader announces each cell's header."""
+    seen: dict[str, int] = {}
+    unique = []
+    for h in heads:  # a table's headers must differ (two respondents can share a name)
+        seen[h] = seen.get(h, 0) + 1
+        unique.append(h if seen[h] == 1 else f"{h} ({seen[h]})")
+    ws.add_table(top, 0, max(last, top + 1), len(heads) - 1, {
+        "name": name, "style": None, "autofilter": autofilter,
+        "columns": [{"header": h, "header_format": fmt} for h in unique]})
+    fit_row(ws, top, list(zip(unique, widths, strict=False)), bold=True)
+
+
+def _headers(ws, row: int, heads, widths, fmt) -> None:
+    for col, head in enumerate(heads):
+        ws.write_string(row, col, head, fmt)
+    fit_row(ws, row, list(zip(heads, widths, strict=False)), bold=True)
 
 
 def _fmt(value: float | None) -> str:
     return shown(value)
-
-
-def _rating_label(spec: Spec, answer: FactorAnswer | None) -> str:
-    if answer is None:
-        return ""
-    if answer.dont_know:
-        return spec.rating[-1].label
-    return next((c.label for c in spec.rating if c.value == answer.rating), "")
 
 
 def _importance_label(spec: Spec, p: PlanFactor) -> str:
@@ -378,7 +308,7 @@ def _write_cover(ws, asm: CheckedReturn, prev: Scores | None, plans: list[Aspect
     spec, ident = ret.spec, ret.identity
     last_col = len(COVER_WIDTHS) - 1
     page_setup(ws, f"Commissioning development plan: {ident.council}" if ident.council else
-          "Commissioning development plan")
+               "Commissioning development plan", widths=COVER_WIDTHS)
     _widths(ws, COVER_WIDTHS)
     ws.write_string(0, 0, "Commissioning development plan", st["title"])
     ws.write_string(1, 0, _text(f"{spec.title}{' - ' + ident.council if ident.council else ''}"), st["subtitle"])
@@ -394,6 +324,7 @@ def _write_cover(ws, asm: CheckedReturn, prev: Scores | None, plans: list[Aspect
         ws.write_string(r, 1, _text(value), st["value"])  # typed by the council: always text
         r += 1
     ws.write_string(r, 0, "Overall room for manoeuvre (0-100)", st["label"])
+    fit_row(ws, r, [("Overall room for manoeuvre (0-100)", COVER_WIDTHS[0])], bold=True)
     overall = scores.overall_room_for_manoeuvre
     if overall is None:
         ws.write_string(r, 1, f"Not enough aspects scored yet (needs {MIN_SCORED_ASPECTS})", st["value"])
@@ -413,7 +344,7 @@ def _write_cover(ws, asm: CheckedReturn, prev: Scores | None, plans: list[Aspect
         if para.startswith("## "):
             ws.write_string(r, 0, para[3:], st["heading"])
         else:
-            _prose(ws, r, last_col, para, st["text"], COVER_WIDTHS)
+            r += _prose(ws, r, para, st["value"], COVER_WIDTHS)  # and a row between paragraphs
         r += 1
     r += 1
     ws.set_h_pagebreaks([r])  # the table and the contents on a page of their own
@@ -421,9 +352,7 @@ def _write_cover(ws, asm: CheckedReturn, prev: Scores | None, plans: list[Aspect
     r += 1
     table_top = r
     heads = list(COVER_TABLE_HEADERS) + (["Last year", CHANGE_COLUMN] if prev is not None else [])
-    for col, head in enumerate(heads):
-        ws.write_string(r, col, head, st["header"])
-    ws.set_row(r, 32)
+    _headers(ws, r, heads, COVER_WIDTHS, st["header"])
     before = {a.id: a.room_for_manoeuvre for a in prev.aspects} if prev is not None else {}
     for ap in plans:
         r += 1
@@ -463,16 +392,14 @@ def _write_cover(ws, asm: CheckedReturn, prev: Scores | None, plans: list[Aspect
 def _write_plan_sheet(ws, spec: Spec, plans: list[AspectPlan], st: Styles) -> dict[str, int]:
     """The development plan, a block per aspect; returns the 0-based row where each aspect starts."""
     last_col = len(PLAN_HEADERS) - 1
-    page_setup(ws, f"{spec.title}: development plan", repeat=HEADER_ROW)
+    page_setup(ws, f"{spec.title}: development plan", repeat=HEADER_ROW, widths=PLAN_WIDTHS)
     _widths(ws, PLAN_WIDTHS)
     ws.write_string(0, 0, "Commissioning development plan, aspect by aspect", st["title"])
-    _prose(ws, 1, last_col, "Built from your ratings. Within each list, the factors furthest from \"neither holds "
+    _prose(ws, 1, "Built from your ratings. Within each list, the factors furthest from \"neither holds "
            "back nor supports\" come first, and among those the ones you rated most important. Each factor holding "
            "you back is also listed under how far it is in your control, with an approach that suits it.",
-           st["text"], PLAN_WIDTHS)
-    for col, head in enumerate(PLAN_HEADERS):
-        ws.write_string(HEADER_ROW, col, head, st["header"])
-    ws.set_row(HEADER_ROW, 30)
+           st["value"], PLAN_WIDTHS, max_rows=2)
+    _headers(ws, HEADER_ROW, PLAN_HEADERS, PLAN_WIDTHS, st["header"])
     r = HEADER_ROW + 1
     breaks = []
     starts: dict[str, int] = {}
@@ -561,7 +488,7 @@ def _write_aspect_block(ws, spec: Spec, ap: AspectPlan, st: Styles, r: int) -> i
 
 
 def _factor_row(ws, spec: Spec, p: PlanFactor, st: Styles, r: int) -> None:
-    rating = _rating_label(spec, p.answer)
+    rating = rating_label(spec, p.answer)
     evidence = _text(p.answer.evidence)
     ws.write_string(r, 0, p.factor.id, st["id"])
     ws.write_string(r, 1, p.factor.statement, st["statement"])
@@ -577,26 +504,25 @@ def _factor_row(ws, spec: Spec, p: PlanFactor, st: Styles, r: int) -> None:
 
 def _write_actions(ws, spec: Spec, plans: list[AspectPlan], st: Styles, status_ref: str) -> None:
     last_col = len(ACTION_HEADERS) - 1
-    page_setup(ws, f"{spec.title}: action plan", repeat=HEADER_ROW)
+    # Wide: at full size over pages across, the aspect and factor id repeated on each.
+    page_setup(ws, f"{spec.title}: action plan", repeat=HEADER_ROW, widths=ACTION_WIDTHS, repeat_cols=(0, 1))
     _widths(ws, ACTION_WIDTHS)
     ws.write_string(0, 0, "Action plan", st["title"])
-    _prose(ws, 1, last_col, "One row for each factor holding you back and each supporting factor you said you "
-           "could boost. Fill in the yellow columns: what you will do, who owns it, by when, how you will know it "
-           "worked, and its status. The rest of the sheet is protected against accidental changes (no password).",
-           st["text"], ACTION_WIDTHS)
+    _prose(ws, 1, "One row per factor holding you back and per supporter you could boost, then "
+           f"{SPARE_ACTIONS} spare rows for actions of your own. Fill in the yellow columns. Need more rows? Insert "
+           "them inside the table, or type in the row just below it.", st["value"], ACTION_WIDTHS, max_rows=2)
     rows = action_rows(spec, plans)
     if not rows:
         ws.write_string(HEADER_ROW, 0, "Nothing to act on yet: no factor was rated as holding you back, and no "
                         "supporting factor was marked for boosting.", st["note"])
         ws.print_area(0, 0, HEADER_ROW, last_col)
-        ws.protect("", {"format_columns": True, "format_rows": True})
         return
-    first, last = HEADER_ROW + 1, HEADER_ROW + len(rows)
+    first, last = HEADER_ROW + 1, HEADER_ROW + len(rows) + SPARE_ACTIONS
     ws.add_table(HEADER_ROW, 0, last, last_col, {
         "name": ACTION_TABLE, "style": "Table Style Light 1", "autofilter": True,
         "columns": [{"header": h, "header_format": st["header"]} for h in ACTION_HEADERS],
     })
-    ws.set_row(HEADER_ROW, 30)
+    fit_row(ws, HEADER_ROW, list(zip(ACTION_HEADERS, ACTION_WIDTHS, strict=True)), bold=True)
     for i, row in enumerate(rows):
         r = first + i
         for col, value in enumerate((row.aspect, row.factor_id, row.factor, row.rating, row.category, row.approach)):
@@ -606,15 +532,22 @@ def _write_actions(ws, spec: Spec, plans: list[AspectPlan], st: Styles, status_r
             ws.write_string(r, col, STATUSES[0] if col == last_col else "", fmt)
         _fit_row(ws, r, [(row.factor, ACTION_WIDTHS[2]), (row.approach, ACTION_WIDTHS[5]),
                          (row.rating, ACTION_WIDTHS[3]), (row.aspect, ACTION_WIDTHS[0])])
+    for r in range(first + len(rows), last + 1):
+        # An action of the council's own, tied to no one factor: every cell open, the category said in words.
+        for col in range(last_col + 1):
+            fmt = st["input_date"] if ACTION_HEADERS[col] == "By when" else st["input"]
+            value = OWN_ACTION if ACTION_HEADERS[col] == "Category" else STATUSES[0] if col == last_col else ""
+            ws.write_string(r, col, value, fmt)
+        _fit_row(ws, r, [], minimum=2)
     ws.data_validation(first, last_col, last, last_col, {
         "validate": "list", "source": status_ref, "input_title": "Status",
         "input_message": "Choose how far this action has got.", "error_title": "Not on the list",
         "error_type": "stop", "error_message": "Please choose a status from the dropdown list."})
     ws.freeze_panes(HEADER_ROW + 1, 0)
     ws.print_area(0, 0, last, last_col)
-    # A guard against accidents, not security: no password; filtering and sorting stay open.
-    ws.protect("", {"autofilter": True, "sort": True, "format_columns": True, "format_rows": True,
-                    "select_locked_cells": True, "select_unlocked_cells": True})
+    # Not protected: Excel will not let a table grow on a protected sheet, whatever the protection allows, and this
+    # sheet is the council's own to extend. The columns from the return keep their grey-bordered look, and the
+    # council's columns their yellow; nothing on this sheet is read back.
 
 
 # ---------------------------------------------------------------- model fit
@@ -622,18 +555,15 @@ def _write_actions(ws, spec: Spec, plans: list[AspectPlan], st: Styles, status_r
 
 def _write_fit(wb, ws, spec: Spec, scores: Scores, st: Styles, cover_table_top: int) -> None:
     last_col = len(FIT_HEADERS) - 1
-    page_setup(ws, f"{spec.title}: model fit", repeat=HEADER_ROW)
+    page_setup(ws, f"{spec.title}: model fit", repeat=HEADER_ROW, widths=FIT_WIDTHS, repeat_cols=(0, 1))
     _widths(ws, FIT_WIDTHS)
     ws.write_string(0, 0, "Which commissioning models fit your context", st["title"])
-    _prose(ws, 1, last_col, f"Fit blends readiness ({spec.readiness_share:.0%}: your room for manoeuvre in the "
-           f"aspects each model relies on) with your own rating of its fit with local priorities and values "
-           f"({spec.priority_share:.0%}). No single model is the answer: treat the top {SHORT_LIST} as a short list "
-           "and blend the parts that suit your place. \"Sensitive\" means a change of "
-           f"{int(SENSITIVITY_STEP)} points in one aspect score would move the model in or out of the top "
-           f"{SHORT_LIST}.", st["text"], FIT_WIDTHS)
-    for col, head in enumerate(FIT_HEADERS):
-        ws.write_string(HEADER_ROW, col, head, st["header"])
-    ws.set_row(HEADER_ROW, 30)
+    _prose(ws, 1, f"Fit blends readiness ({spec.readiness_share:.0%}: your room for manoeuvre in the aspects each "
+           f"model relies on) with your rating of its fit with local priorities and values "
+           f"({spec.priority_share:.0%}). Treat the top {SHORT_LIST} as a short list to blend, not a single answer. "
+           f"\"Sensitive\": a change of {int(SENSITIVITY_STEP)} points in one aspect score would move the model in "
+           f"or out of the top {SHORT_LIST}.", st["value"], FIT_WIDTHS, max_rows=2)
+    _headers(ws, HEADER_ROW, FIT_HEADERS, FIT_WIDTHS, st["header"])
     focus = {m.id: m.focus for m in spec.models}
     r = HEADER_ROW
     for m in scores.models:
@@ -656,12 +586,12 @@ def _write_fit(wb, ws, spec: Spec, scores: Scores, st: Styles, cover_table_top: 
         ws.write_string(r, 9, m.id, st["id"])
         _fit_row(ws, r, [(why, FIT_WIDTHS[2]), (focus[m.id], FIT_WIDTHS[3]), (m.name, FIT_WIDTHS[1])])
     first_model, last_model = HEADER_ROW + 1, r
+    _table(ws, "ModelFit", HEADER_ROW, last_model, FIT_HEADERS, FIT_WIDTHS, st["header"])
 
     r += 2
     ws.write_string(r, 0, "Main risks of the short-listed models, and how to reduce them", st["heading"])
     r += 1
-    for col, head in enumerate(RISK_HEADERS):
-        ws.write_string(r, col, head, st["header"])
+    _headers(ws, r, RISK_HEADERS, FIT_WIDTHS, st["header"])
     by_id = {m.id: m for m in spec.models}
     leaders = [m for m in scores.models if m.rank is not None and m.rank <= SHORT_LIST]
     if not leaders:
@@ -676,8 +606,10 @@ def _write_fit(wb, ws, spec: Spec, scores: Scores, st: Styles, cover_table_top: 
             ws.write_string(r, 3, risk.mitigation, st["statement"])
             _fit_row(ws, r, [(risk.risk, FIT_WIDTHS[2]), (risk.mitigation, FIT_WIDTHS[3])])
 
+    # The charts one above the other in columns B to D, which print on the first page across, each on a page
+    # of its own.
     r += 2
-    ws.set_h_pagebreaks([r])  # both charts together on one printed page
+    charts_top = r
     ws.write_string(r, 0, "Charts", st["heading"])
     r += 1
     fit_col = "E"  # FIT_HEADERS: Fit
@@ -685,16 +617,20 @@ def _write_fit(wb, ws, spec: Spec, scores: Scores, st: Styles, cover_table_top: 
     bar.add_series({"name": "Fit", "categories": f"='{FIT}'!$B${first_model + 1}:$B${last_model + 1}",
                     "values": f"='{FIT}'!${fit_col}${first_model + 1}:${fit_col}${last_model + 1}",
                     "fill": {"color": "#1d70b8"}, "data_labels": {"value": True, "num_format": "0"}})
-    bar.set_title({"name": "Fit of each commissioning model (0-100)"})
+    bar.set_title({"name": "Fit of each model, 0 to 100", "name_font": {"size": 12}})
     bar.set_x_axis({"min": 0, "max": 100, "major_unit": 20})
     bar.set_y_axis({"reverse": True})  # best fit at the top, as in the table
     bar.set_legend({"none": True})
-    bar.set_size({"width": 600, "height": 420})  # within columns B:C, clear of the radar chart in D
+    size = bar_chart_size(last_model - first_model + 1, width=760)
+    bar.set_size(size)
     ws.insert_chart(r, 1, bar, {"description": "Bar chart of the fit of each commissioning model, 0 to 100, best "
                                                "first; the same figures are in the Fit column of the table above."})
+    r += size["height"] // 20 + 2  # rows of 20 pixels, the default
+    ws.set_h_pagebreaks([charts_top, r])
+    r += 1  # a row's gap below the break, so no part of the chart is drawn on the page before
     top, bottom = cover_table_top + 2, cover_table_top + 1 + len(spec.aspects)
     radar = radar_chart(wb, COVER, top, bottom)
-    ws.insert_chart(r, 3, radar, {"description": "Radar chart of the room for manoeuvre in each aspect, 0 to "
+    ws.insert_chart(r, 1, radar, {"description": "Radar chart of the room for manoeuvre in each aspect, 0 to "
                                                       f"100; the same figures are in the table on the {COVER} "
                                                       "sheet."})
     ws.freeze_panes(HEADER_ROW + 1, 2)
@@ -706,15 +642,14 @@ def _write_fit(wb, ws, spec: Spec, scores: Scores, st: Styles, cover_table_top: 
 
 def _write_confirm(ws, asm: CheckedReturn, st: Styles) -> None:
     last_col = len(CONFIRM_HEADERS) - 1
-    page_setup(ws, "What to confirm", repeat=HEADER_ROW)
+    page_setup(ws, "What to confirm", repeat=HEADER_ROW, widths=CONFIRM_WIDTHS)
     _widths(ws, CONFIRM_WIDTHS)
     ws.write_string(0, 0, "What to confirm", st["title"])
-    _prose(ws, 1, last_col, f"Points found when your return ({asm.file.name}) was checked. An error is an answer "
-           "that could not be used and must be fixed; a query is unusual and worth confirming or explaining. The "
-           "plan was built from the answers that could be read, so fixing these may change it.", st["text"],
-           CONFIRM_WIDTHS)
-    for col, head in enumerate(CONFIRM_HEADERS):
-        ws.write_string(HEADER_ROW, col, head, st["header"])
+    _prose(ws, 1, "Points found when your return was checked. An error is an answer that could not be used and must "
+           "be fixed; a query is unusual and worth confirming or explaining. The plan was built from the answers "
+           f"that could be read, so fixing these may change it. Return: {asm.file.name}", st["value"],
+           CONFIRM_WIDTHS, max_rows=2)
+    _headers(ws, HEADER_ROW, CONFIRM_HEADERS, CONFIRM_WIDTHS, st["header"])
     r = HEADER_ROW
     if not asm.issues:
         r += 1
@@ -727,8 +662,7 @@ def _write_confirm(ws, asm: CheckedReturn, st: Styles) -> None:
         ws.write_string(r, 3, i.code.value, st["id"])
         ws.write_string(r, 4, _text(i.message), st["statement"])  # quotes what was typed: always text
         _fit_row(ws, r, [(i.message, CONFIRM_WIDTHS[4]), (i.sheet, CONFIRM_WIDTHS[1])])
-    if asm.issues:
-        ws.autofilter(HEADER_ROW, 0, r, last_col)
+    _table(ws, "ToConfirm", HEADER_ROW, r, CONFIRM_HEADERS, CONFIRM_WIDTHS, st["header"])
     ws.freeze_panes(HEADER_ROW + 1, 0)
     ws.print_area(0, 0, r, last_col)
 
@@ -743,45 +677,50 @@ def _write_partners(ws, asm: CheckedReturn, partners: list[CheckedReturn], st: S
               {fid: fa.rating for fid, fa in a.ret.factors.items()}) for i, a in enumerate(everyone)]
     labels = {c.value: c.label for c in spec.rating}
     aspect_names = {a.id: a.name for a in spec.aspects}
-    page_setup(ws, f"{PARTNERS}: {asm.ret.identity.council}", repeat=None)
-    ws.set_column(0, 0, 22)
-    ws.set_column(1, 1, 50)
-    ws.set_column(2, 1 + len(named), 22)
-    ws.set_column(2 + len(named), 2 + len(named), 50)
+    widths = (*PARTNER_WIDTHS, *[RESPONDENT_WIDTH] * len(named))
+    page_setup(ws, f"{PARTNERS}: {asm.ret.identity.council}", repeat=4, widths=widths, repeat_cols=(0, 1))
+    _widths(ws, widths)
     ws.write_string(0, 0, "Where partners see things differently", st["title"])
-    ws.write_string(1, 0, f"{len(named)} respondents answered for {asm.ret.identity.council or 'this council'}: "
-                    + "; ".join(n for n, _ in named) + ".", st["note"])
-    ws.write_string(2, 0, f"Factors whose ratings are {DIVERGENCE_POINTS} or more points apart are worth talking "
-                    "through together: a difference of view is a conversation worth having, not an error.",
-                    st["note"])
+    row = 1
+    intro = (f"{len(named)} respondents answered for {asm.ret.identity.council or 'this council'}: "
+             + "; ".join(n for n, _ in named) + f". Factors whose ratings are {DIVERGENCE_POINTS} or more points "
+             "apart are worth talking through together: a difference of view is a conversation worth having, not "
+             "an error. For each, ask: what do you each see that leads to a different rating, and what would you "
+             "need to agree on it?")
+    # The header row is row 5 (so that it repeats on each page); a very long list of names gets two lines here.
+    _prose(ws, row, intro, st["note"], widths, max_rows=3)
     row = 4
-    heads = ["Aspect", "Factor", *[n for n, _ in named], "Question to discuss"]
-    for col, text in enumerate(heads):
-        ws.write_string(row, col, text, st["header"])
+    heads = ["Aspect", "Factor", *[n for n, _ in named]]
+    top = row
     differ = divergence(named, spec)
     for d in differ:
         row += 1
         ws.write_string(row, 0, aspect_names[d.aspect], st["plain_cell"])
         ws.write_string(row, 1, d.statement, st["plain_cell"])
-        for k, r in enumerate(d.ratings):
-            ws.write_string(row, 2 + k, labels.get(r.rating, "Not rated") if r.rating else "Not rated",
-                            st["plain_cell"])
-        ws.write_string(row, 2 + len(named), "What do you each see that leads to a different rating, and what "
-                        "would you need to agree on it?", st["plain_cell"])
+        given = [labels.get(r.rating, "Not rated") if r.rating else "Not rated" for r in d.ratings]
+        for k, text in enumerate(given):
+            ws.write_string(row, 2 + k, text, st["plain_cell"])
+        _fit_row(ws, row, [(aspect_names[d.aspect], widths[0]), (d.statement, widths[1]),
+                           *[(t, RESPONDENT_WIDTH) for t in given]])
     if not differ:
         row += 1
-        ws.write_string(row, 0, "No factor is rated two or more points apart.", st["text"])
+        ws.write_string(row, 0, "No factor is rated two or more points apart.", st["value"])
+    _table(ws, "PartnersDiffer", top, row, heads, widths, st["header"])
     row += 2
     ws.write_string(row, 0, "What you agree on", st["heading"])
     same = agreement(named, spec)
     row += 1
-    for col, text in enumerate(("Aspect", "Factor", "Everyone rated it")):
-        ws.write_string(row, col, text, st["header"])
+    top = row
     for d in same:
         row += 1
         ws.write_string(row, 0, aspect_names[d.aspect], st["plain_cell"])
         ws.write_string(row, 1, d.statement, st["plain_cell"])
-        ws.write_string(row, 2, labels.get(d.rating, ""), st["plain_cell"])
+        rating = labels.get(d.rating, "")
+        ws.write_string(row, 2, rating, st["plain_cell"])
+        _fit_row(ws, row, [(aspect_names[d.aspect], widths[0]), (d.statement, widths[1]),
+                           (rating, RESPONDENT_WIDTH)])
     if not same:
         row += 1
-        ws.write_string(row, 0, "No factor was rated the same by everyone yet.", st["text"])
+        ws.write_string(row, 0, "No factor was rated the same by everyone yet.", st["value"])
+    _table(ws, "PartnersAgree", top, row, ("Aspect", "Factor", "Everyone rated it"), widths, st["header"])
+    ws.print_area(0, 0, row, len(widths) - 1)

@@ -20,7 +20,7 @@ from .model import CONTROL_IDS, Status, is_inhibitor
 from .register import Council
 from .results import BatchResult, FileRecord
 from .styles import Styles
-from .writer import new_workbook, page_setup
+from .writer import bar_chart_size, fit_row, new_workbook, page_setup, text_lines
 
 # A diverging purple-orange scale: readable for the common kinds of colour blindness, and every
 # coloured cell also shows its number.
@@ -64,18 +64,18 @@ def returns_frame(files: Sequence[FileRecord]) -> pd.DataFrame:
             "Spec version": f.spec_version,
             "Read by": f.read_by,
             "Workbook id": f.workbook_id,
-            "SHA-256": f.sha256,
             "Duplicate of / Superseded by": f.relation,
             "Counted in figures": "Yes" if f.counted else "No",
             "Note": f.reason or _why_not_counted(f),
             "Plan": f.plan,
             "Feedback": f.feedback,
+            "SHA-256": f.sha256,
         })
+    # The hash last and on one line: a 64-character value wrapped in a narrow column fills four lines.
     return pd.DataFrame(rows, columns=[
         "File", "From", "Sent", "Subject", "Council", "Code", "Respondent", "Organisation", "Status", "Errors",
-        "Queries",
-        "Completeness (% factors rated)", "Spec version", "Read by", "Workbook id", "SHA-256",
-        "Duplicate of / Superseded by", "Counted in figures", "Note", "Plan", "Feedback"])
+        "Queries", "Completeness (% factors rated)", "Spec version", "Read by", "Workbook id",
+        "Duplicate of / Superseded by", "Counted in figures", "Note", "Plan", "Feedback", "SHA-256"])
 
 
 def _why_not_counted(f: FileRecord) -> str:
@@ -247,10 +247,30 @@ def tracker_frames(result: BatchResult, register: Sequence[Council]) -> tuple[pd
 # Writing (xlsxwriter)
 
 
+UNWRAPPED = {"SHA-256"}  # long technical values: one line in a column wide enough for them
+HASH_WIDTH = 70
+
+
 class _Sheets:
     def __init__(self, wb, st: Styles):
         self.wb, self.st = wb, st
         self.tables = 0
+        self.widths: dict[str, dict[int, float]] = {}  # sheet -> column -> width, for the print setup
+        self.bottom: dict[str, int] = {}  # sheet -> the last row in use, for the print area
+        self.print_cols: dict[str, int] = {}  # sheet -> how many columns print, where not all of them
+
+    def extend(self, ws, row: int) -> None:
+        name = ws.get_name()
+        self.bottom[name] = max(self.bottom.get(name, 0), row)
+
+    def line(self, ws, row: int, text: str) -> None:
+        """A sentence below a table, on one line."""
+        ws.write_string(row, 0, text, self.st["value"])
+        self.extend(ws, row)
+
+    def set_width(self, ws, col: int, width: float) -> None:
+        ws.set_column(col, col, width)
+        self.widths.setdefault(ws.get_name(), {})[col] = width
 
     def cell(self, ws, r: int, c: int, v, fmt=None, number_fmt=None) -> None:
         st = self.st
@@ -267,25 +287,40 @@ class _Sheets:
 
     def table(self, ws, df: pd.DataFrame, top: int, name: str, widths: dict[str, int] | None = None,
               wrap: set[str] | None = None) -> tuple[int, int]:
-        """Write df as an Excel table at row `top`; return (first data row, last data row)."""
+        """Write df as an Excel table at row `top`; return (first data row, last data row). Every row is as tall
+        as its wrapped text, and every header fits (no word is wider than its column)."""
         st = self.st
         cols = list(df.columns)
         widths = widths or {}
+        col_width: list[float] = []
+        for h in cols:
+            if h in UNWRAPPED:
+                width = HASH_WIDTH
+            elif h in widths:
+                width = widths[h]
+            else:
+                longest = max([len(str(h)) // 2 + 2] + [len(str(v)) for v in df[h].head(200)]) if len(df) else 12
+                width = min(max(10, longest + 2), 50)
+            width = max(width, max(len(word) for word in str(h).split()) + 3)  # a header word is never cut
+            col_width.append(width)
+        wrapped = [h not in UNWRAPPED for h in cols]
         for r, row in enumerate(df.itertuples(index=False, name=None), start=top + 1):
+            texts = []
             for c, v in enumerate(row):
-                self.cell(ws, r, c, v)
+                self.cell(ws, r, c, v, None if wrapped[c] else st["id_line"])
+                if wrapped[c] and isinstance(v, str):
+                    texts.append((v, col_width[c]))
+            fit_row(ws, r, texts)
         last = top + max(1, len(df))
         self.tables += 1
         ws.add_table(top, 0, last, len(cols) - 1, {
             "name": f"tbl{name}", "style": "Table Style Light 1", "autofilter": True,
             "columns": [{"header": str(h), "header_format": st["header"]} for h in cols]})
-        for c, h in enumerate(cols):
-            if h in widths:
-                width = widths[h]
-            else:
-                longest = max([len(str(h)) // 2 + 2] + [len(str(v)) for v in df[h].head(200)]) if len(df) else 12
-                width = min(max(10, longest + 2), 50)
-            ws.set_column(c, c, width)
+        # The filter button takes about two characters of the header's width.
+        fit_row(ws, top, [(str(h), w - 2) for h, w in zip(cols, col_width, strict=True)], bold=True)
+        for c, width in enumerate(col_width):
+            self.set_width(ws, c, width)
+        self.extend(ws, last)
         return top + 1, last
 
 
@@ -324,14 +359,28 @@ def _write(result: BatchResult, path: Path, register: Sequence[Council] | None) 
         _tracker(sh, ws_tracker, result, register)
     _about(sh, ws_about, result, register)
     for ws in wb.worksheets():
-        page_setup(ws, f"{spec.title}: {ws.get_name()}")
+        name = ws.get_name()
+        widths = sh.widths.get(name, {})
+        n_cols = sh.print_cols.get(name, max(widths, default=-1) + 1)
+        printed = [widths.get(c, 8.43) for c in range(n_cols)]
+        page_setup(ws, f"{spec.title}: {name}", widths=printed, repeat=REPEAT_ROWS.get(name, 3),
+                   repeat_cols=REPEAT_COLS.get(name, (0, 0)))
+        ws.print_area(0, 0, sh.bottom.get(name, 3), max(len(printed) - 1, 0))
     ws_about.activate()
     wb.close()
 
 
+# Printing: the header row of each sheet's table repeats on every page (None: the sheet has several tables), and so
+# do its identifying columns when it is too wide for one page.
+REPEAT_ROWS: dict[str, int | None] = {"About": None, "Tracker": None}
+REPEAT_COLS: dict[str, tuple[int, int]] = {"Scores": (0, 0), "Issues": (0, 0), "Returns": (0, 0)}
+
+
 def _heading(sh: _Sheets, ws, title: str, note: str) -> int:
+    """The sheet's title and a note of at most two lines, each within the printed page; the table goes in row 4."""
     ws.write_string(0, 0, title, sh.st["title"])
-    ws.write_string(1, 0, note, sh.st["subtitle"])
+    for i, line in enumerate(text_lines(note, ())[:2]):
+        ws.write_string(1 + i, 0, line, sh.st["note"])
     return 3
 
 
@@ -340,7 +389,7 @@ def _returns(sh: _Sheets, ws, result: BatchResult) -> None:
                    "queries (fix or explain), invalid (must fix), unreadable, skipped (not a return), duplicate "
                    "(an identical copy) or superseded (replaced by a later return).")
     df = returns_frame(result.files)
-    sh.table(ws, df, top, "Returns", widths={"SHA-256": 20, "Note": 50, "Duplicate of / Superseded by": 40})
+    sh.table(ws, df, top, "Returns", widths={"Note": 50, "Duplicate of / Superseded by": 40, "File": 40})
     ws.freeze_panes(top + 1, 1)
 
 
@@ -350,15 +399,16 @@ def _scores(sh: _Sheets, ws, result: BatchResult) -> None:
                    "colours show where each figure sits in the spread of this column (orange lower, purple higher). "
                    "Valid returns and returns with queries on the current form only.")
     df = scores_frame(result)
-    first, last = sh.table(ws, df, top, "Scores", widths={"File": 30, "Council": 24, "Respondent": 24, "Code": 11})
+    figures = {c: 14 for c in df.columns[4:]}  # a header word wider than that widens its column
+    first, last = sh.table(ws, df, top, "Scores", widths={"File": 30, "Council": 24, "Respondent": 24, "Code": 11,
+                                                         **figures})
     n_aspects = len(result.spec.aspects)
     if len(df):
         for c in range(4, 4 + 2 * n_aspects + 1):
             ws.conditional_format(first, c, last, c, {"type": "3_color_scale", "min_color": LOW, "mid_color": MID,
                                                       "max_color": HIGH})
-        ws.set_column(4, 4 + 2 * n_aspects, 14)
     else:
-        ws.write_string(last + 2, 0, "No return could be counted yet (see the Returns sheet).", sh.st["text"])
+        sh.line(ws, last + 2, "No return could be counted yet (see the Returns sheet).")
     ws.freeze_panes(top + 1, 3)
 
 
@@ -369,23 +419,25 @@ def _cohort(sh: _Sheets, wb, ws, result: BatchResult) -> None:
     df = cohort_frame(result)
     first, last = sh.table(ws, df, top, "Cohort", widths={"Aspect": 34})
     if not df["Councils"].gt(0).any():
-        ws.write_string(last + 2, 0, "No council's return could be counted yet, so there is no spread to show.",
-                        sh.st["text"])
+        sh.line(ws, last + 2, "No council's return could be counted yet, so there is no spread to show.")
         return
     # A box plot that Excel and LibreOffice both draw: stacked columns (an invisible base up to the lower
     # quartile, then lower quartile to median and median to upper quartile), with error bars as whiskers.
     # The differences the chart needs sit in helper columns to the right, under their own heading.
     sheet = ws.get_name()
     helper = len(df.columns) + 1
+    sh.print_cols[sheet] = len(df.columns)  # the chart's helper columns are for the screen, not the page
+    ws.set_h_pagebreaks([last + 1])  # the chart on a page of its own
     heads = ("Chart: box base", "Chart: lower quartile to median", "Chart: median to upper quartile",
              "Chart: whisker down", "Chart: whisker up")
     for k, h in enumerate(heads):
         ws.write_string(top, helper + k, h, sh.st["header"])
+        sh.set_width(ws, helper + k, 16)
+    fit_row(ws, top, [(h, 14) for h in [*map(str, df.columns), *heads]], bold=True)
     for r, row in enumerate(df.itertuples(index=False), start=first):
         parts = (row[3], _diff(row[4], row[3]), _diff(row[5], row[4]), _diff(row[3], row[2]), _diff(row[6], row[5]))
         for k, v in enumerate(parts):
             sh.cell(ws, r, helper + k, v)
-    ws.set_column(helper, helper + len(heads) - 1, 14)
     chart = wb.add_chart({"type": "column", "subtype": "stacked"})
     cats = [sheet, first, 0, last, 0]
 
@@ -411,6 +463,7 @@ def _cohort(sh: _Sheets, wb, ws, result: BatchResult) -> None:
     chart.set_y_axis({"min": 0, "max": 100, "name": "Room for manoeuvre (0-100)"})
     chart.set_legend({"position": "bottom", "delete_series": [0]})
     chart.set_size({"width": 900, "height": 440})
+    sh.extend(ws, last + 2 + 440 // 20)
     ws.insert_chart(last + 2, 0, chart, {"description": (
         "Box plot of room for manoeuvre for each aspect and overall: the purple part of each box runs from the "
         "lower quartile of councils to the median, the orange part from the median to the upper quartile, and the "
@@ -453,7 +506,7 @@ def _partners(sh: _Sheets, ws, result: BatchResult) -> None:
     df = partners_frame(result)
     first, last = sh.table(ws, df, top, "Partners", widths={"Factor": 50, "Ratings": 60, "Respondents": 40})
     if not len(df):
-        ws.write_string(last + 2, 0, "No council has more than one counted respondent.", sh.st["text"])
+        sh.line(ws, last + 2, "No council has more than one counted respondent.")
     ws.freeze_panes(top + 1, 1)
 
 
@@ -472,32 +525,40 @@ def _models(sh: _Sheets, wb, ws, result: BatchResult) -> None:
     df = models_frame(result)
     first, last = sh.table(ws, df, top, "Models", widths={"Model": 44})
     if not len(result.councils):
-        ws.write_string(last + 2, 0, "No council's return could be counted yet.", sh.st["text"])
+        sh.line(ws, last + 2, "No council's return could be counted yet.")
         return
     sheet = ws.get_name()
-    _bar(wb, ws, (sheet, first, last, 2), (last + 2, 0), "Mean fit", "Mean fit of each model across councils",
-         {"min": 0, "max": 100, "name": "Fit (0-100)"}, "#1d70b8",
-         "Bar chart of the mean fit of each of the commissioning models across councils, highest at the top. "
-         "The same figures are in the table above.")
-    _bar(wb, ws, (sheet, first, last, 5), (last + 2, 8), "In a council's top three",
+    # One above the other, each on a page of its own: side by side, the second would print on another page across.
+    at = last + 2
+    at = _bar(sh, wb, ws, (sheet, first, last, 2), (at + 1, 0), "Mean fit", "Mean fit of each model across councils",
+              {"min": 0, "max": 100, "name": "Fit (0-100)"}, "#1d70b8",
+              "Bar chart of the mean fit of each of the commissioning models across councils, highest at the top. "
+              "The same figures are in the table above.")
+    ws.set_h_pagebreaks([last + 2, at])
+    _bar(sh, wb, ws, (sheet, first, last, 5), (at + 1, 0), "In a council's top three",
          "How many councils have each model in their top three", {"min": 0, "major_unit": 1, "name": "Councils"},
          "#5e3c99", "Bar chart of how many councils have each commissioning model among their three best-fitting "
          "models. The same figures are in the table above.")
 
 
-def _bar(wb, ws, data: tuple[str, int, int, int], at: tuple[int, int], series: str, title: str, x_axis: dict,
-         colour: str, description: str) -> None:
-    """A horizontal bar chart of one column of a table against its first column (the model names)."""
+def _bar(sh: _Sheets, wb, ws, data: tuple[str, int, int, int], at: tuple[int, int], series: str, title: str,
+         x_axis: dict, colour: str, description: str) -> int:
+    """A horizontal bar chart of one column of a table against its first column (the model names), tall enough for
+    every name; returns the first row below it."""
     sheet, first, last, col = data
     chart = wb.add_chart({"type": "bar"})
     chart.add_series({"name": series, "categories": [sheet, first, 0, last, 0],
                       "values": [sheet, first, col, last, col], "fill": {"color": colour}})
-    chart.set_title({"name": title})
+    chart.set_title({"name": title, "name_font": {"size": 12}})
     chart.set_x_axis(x_axis)
     chart.set_y_axis({"reverse": True})
     chart.set_legend({"none": True})
-    chart.set_size({"width": 720, "height": 420})
+    size = bar_chart_size(last - first + 1)
+    chart.set_size(size)
     ws.insert_chart(*at, chart, {"description": description})
+    below = at[0] + size["height"] // 20 + 2
+    sh.extend(ws, below)
+    return below
 
 
 def _issues(sh: _Sheets, ws, result: BatchResult) -> None:
@@ -525,7 +586,10 @@ def _tracker(sh: _Sheets, ws, result: BatchResult, register: Sequence[Council]) 
     if len(stray):
         sh.table(ws, stray, row + 1, "NotOnRegister")
     else:
-        ws.write_string(row + 1, 0, "None.", sh.st["text"])
+        sh.line(ws, row + 1, "None.")
+
+
+ABOUT_WIDTHS = (46, 90)
 
 
 def _about(sh: _Sheets, ws, result: BatchResult, register: Sequence[Council] | None) -> None:
@@ -537,10 +601,11 @@ def _about(sh: _Sheets, ws, result: BatchResult, register: Sequence[Council] | N
     failed = result.count(Status.UNREADABLE)
     skipped = result.count(Status.SKIPPED)
     counted = sum(f.counted for f in files)
-    other_versions = sorted({f.spec_version for f in files if f.readable and f.spec_version
-                             and f.spec_version != spec.version})
-    ws.set_column(0, 0, 42)
-    ws.set_column(1, 1, 90)
+    other = [f for f in files if f.readable and f.spec_version and f.spec_version != spec.version]
+    other_versions = sorted({f.spec_version for f in other})
+    widths = ABOUT_WIDTHS
+    for col, width in enumerate(widths):
+        sh.set_width(ws, col, width)
     ws.write_string(0, 0, f"{spec.title}: summary of returns", st["title"])
     partial = []
     if failed:
@@ -555,7 +620,8 @@ def _about(sh: _Sheets, ws, result: BatchResult, register: Sequence[Council] | N
         line = "This summary is partial: " + "; ".join(partial) + ". The Returns sheet lists every file and why."
     else:
         line = "Every file found was read and is counted."
-    ws.write_string(1, 0, line, st["subtitle"])
+    for i, text in enumerate(text_lines(line, widths)[:2]):
+        ws.write_string(1 + i, 0, text, st["note"])
     rows: list[tuple[str, object]] = [
         ("Run started", result.started.isoformat(sep=" ")),
         ("Run took (seconds)", round(result.seconds, 1)),
@@ -573,7 +639,10 @@ def _about(sh: _Sheets, ws, result: BatchResult, register: Sequence[Council] | N
         ("Invalid", result.count(Status.INVALID)),
         ("Returns counted in the figures", counted),
         ("Councils counted in the figures", len(result.councils)),
-        ("Other form versions found (not counted)", ", ".join(other_versions) or "none"),
+        # A count, then the versions in words: "0.9" alone reads as a number of returns.
+        ("Returns made from another form version (not counted)",
+         f"{len(other)} (form version{'s' if len(other_versions) != 1 else ''} {', '.join(other_versions)})"
+         if other else "0"),
         ("Plans written", sum(bool(f.plan) for f in files)),
         ("Feedback letters written", sum(bool(f.feedback) for f in files)),
         ("Worker processes", result.jobs),
@@ -585,6 +654,7 @@ def _about(sh: _Sheets, ws, result: BatchResult, register: Sequence[Council] | N
     for label, value in rows:
         ws.write_string(r, 0, label, st["label"])
         sh.cell(ws, r, 1, value, fmt=st["text"])
+        fit_row(ws, r, [(label, widths[0]), (value if isinstance(value, str) else "", widths[1])])
         r += 1
     r += 1
     ws.write_string(r, 0, "The sheets", st["heading"])
@@ -604,7 +674,8 @@ def _about(sh: _Sheets, ws, result: BatchResult, register: Sequence[Council] | N
             continue
         ws.write_string(r, 0, name, st["label"])
         ws.write_string(r, 1, what, st["text"])
+        fit_row(ws, r, [(what, widths[1])])
         r += 1
     r += 1
-    ws.write_string(r, 0, "Scores are for learning and improvement, not for ranking councils: every table of "
-                          "councils is in name order.", st["text"])
+    sh.line(ws, r, "Scores are for learning and improvement, not for ranking councils: every table of councils is "
+                   "in name order.")

@@ -10,6 +10,9 @@ formulas recur in every workbook of a register, so each is rewritten once per pr
 from __future__ import annotations
 
 import io
+import textwrap
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 from xlsxwriter.workbook import Workbook
@@ -63,12 +66,46 @@ def new_workbook(path: Path | str, **options) -> Workbook:
     return _Workbook(path, {**SAFE_TEXT, "in_memory": True, **options})
 
 
-def page_setup(ws, header: str = "", *, landscape: bool = True, repeat: int | None = None) -> None:
-    """Print-ready: A4, one page wide, the sheet name and page number in the footer, no gridlines."""
+# Printing on A4 (inches less the margins set below) and how wide a column prints: a column is measured in
+# characters of the default font, 7 pixels each in Excel plus 5 of padding, at 96 pixels to the inch; LibreOffice
+# (measured on its PDFs of these workbooks) makes each about 7.6 pixels, so that is the figure used.
+A4_WIDTH_IN = {True: 11.69 - 1.0, False: 8.27 - 1.0}  # landscape, portrait
+PIXELS_PER_WIDTH = 7.6
+MIN_FIT_SCALE = 0.8  # a sheet is shrunk to one page wide only if that keeps it at 80% or more
+LINE_HEIGHT = 15  # points per line of 11-point text
+MAX_ROW_HEIGHT = 409  # Excel's limit
+CHARS_PER_WIDTH = 1.0  # characters of 11-point Arial per unit of column width, on the safe side (measured: 1.0-1.1)
+
+
+def column_inches(widths: Sequence[float]) -> float:
+    """How wide columns of these widths print, in inches."""
+    return sum(w * PIXELS_PER_WIDTH + 5 for w in widths) / 96
+
+
+def page_setup(ws, header: str = "", *, landscape: bool = True, repeat: int | None = None,
+               widths: Sequence[float] = (), repeat_cols: tuple[int, int] | None = None) -> None:
+    """Print-ready on A4: the sheet name and page number in the footer, no gridlines, the header row repeated.
+
+    Repeated columns start at column A: a repeated column further right would also print, on every page, the
+    part of a title or note in column A that runs on into it.
+
+    A sheet whose columns (`widths`) fit one page wide at 80% or more is fitted to one page wide; a wider sheet
+    prints at full size over several pages across, with the columns `repeat_cols` (first, last) repeated on each, so
+    that no page is too small to read.
+    """
     ws.set_paper(9)  # A4
     if landscape:
         ws.set_landscape()
-    ws.fit_to_pages(1, 0)
+    else:
+        ws.set_portrait()
+    if not prints_wide(widths, landscape):
+        ws.fit_to_pages(1, 0)
+    else:
+        ws.set_print_scale(100)
+        if repeat_cols is not None:
+            if repeat_cols[0] != 0:
+                raise ValueError("repeated columns start at column A")
+            ws.repeat_columns(*repeat_cols)
     ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.6)
     if repeat is not None:
         ws.repeat_rows(repeat)
@@ -81,13 +118,79 @@ def page_setup(ws, header: str = "", *, landscape: bool = True, repeat: int | No
     ws.hide_gridlines(2)
 
 
+# ---------------------------------------------------------------- one rule for wrapped text
+
+
+@lru_cache(maxsize=8192)  # the same statements and approaches recur in every workbook of a batch
+def wrapped_lines(text: str, width: float, *, bold: bool = False) -> int:
+    """How many lines `text` wraps to in a column `width` characters wide (a generous estimate)."""
+    chars = max(4, int(width * CHARS_PER_WIDTH * (0.9 if bold else 1.0)))
+    total = 0
+    for part in str(text).split("\n"):
+        lines, used = 1, 0
+        for word in part.split(" "):
+            n = len(word)
+            if used and used + 1 + n > chars:
+                lines, used = lines + 1, 0
+            while n > chars:  # a word longer than the column breaks anywhere
+                lines, n = lines + 1, n - chars
+            used = used + (1 if used else 0) + n
+        total += lines
+    return total
+
+
+def row_height(cells: Iterable[tuple[object, float]], *, minimum: int = 1, bold: bool = False,
+               size: float = 11) -> float:
+    """The height in points of a row whose wrapped cells hold these (text, column width) pairs."""
+    lines = max([minimum] + [wrapped_lines(str(t), w, bold=bold) for t, w in cells if t not in (None, "")])
+    return min(MAX_ROW_HEIGHT, lines * LINE_HEIGHT * size / 11 + 3)
+
+
+def fit_row(ws, row: int, cells: Iterable[tuple[object, float]], *, minimum: int = 1, bold: bool = False,
+            size: float = 11, fmt=None) -> None:
+    """Set a row tall enough for its wrapped text. Every writer calls this for every row with wrapped text:
+    neither Excel nor LibreOffice grows a row written with no height when the file is opened."""
+    ws.set_row(row, row_height(cells, minimum=minimum, bold=bold, size=size), fmt)
+
+
+def prints_wide(widths: Sequence[float], landscape: bool = True) -> bool:
+    """Whether a sheet of these column widths prints over several pages across (see page_setup)."""
+    return column_inches(widths) > A4_WIDTH_IN[landscape] / MIN_FIT_SCALE
+
+
+def text_lines(text: str, widths: Sequence[float], *, landscape: bool = True) -> list[str]:
+    """`text` broken into lines that each fit, unwrapped, across columns of these widths and within the columns of
+    the first printed page: a paragraph that runs across empty cells instead of a merged cell. (An application
+    cuts text that runs past the last column printed on a page.)"""
+    page = A4_WIDTH_IN[landscape]
+    if not widths:
+        usable = page
+    elif prints_wide(widths, landscape):
+        usable, used = 0.0, 0.0
+        for w in widths:
+            used += column_inches([w])
+            if used > page * 0.97:  # a column that only just fits may be pushed to the next page
+                break
+            usable = used
+    else:
+        usable = min(column_inches(widths), page)
+    chars = max(20, int(usable * 96 / 7 * CHARS_PER_WIDTH * 0.95))
+    return textwrap.wrap(text, chars) or [""]
+
+
+def bar_chart_size(labels: int, width: int = 720) -> dict[str, int]:
+    """A horizontal bar chart tall enough to show every category label (about 30 pixels a bar, plus the title
+    and axis): the 288-point default shows only about seven."""
+    return {"width": width, "height": max(320, 110 + 32 * labels)}
+
+
 def radar_chart(wb: Workbook, sheet: str, top: int, bottom: int):
     """The room-for-manoeuvre radar: aspect names in column A and scores in column B, rows top..bottom (1-based)."""
     chart = wb.add_chart({"type": "radar", "subtype": "filled"})
     chart.add_series({"name": "Room for manoeuvre", "categories": f"='{sheet}'!$A${top}:$A${bottom}",
                       "values": f"='{sheet}'!$B${top}:$B${bottom}",
                       "fill": {"color": "#1d70b8", "transparency": 60}, "line": {"color": "#1d70b8"}})
-    chart.set_title({"name": "Room for manoeuvre by aspect (0-100)"})
+    chart.set_title({"name": "Room for manoeuvre by aspect (0-100)", "name_font": {"size": 12}})
     chart.set_y_axis({"min": 0, "max": 100, "major_unit": 25})
     chart.set_legend({"none": True})
     chart.set_size({"width": 620, "height": 420})

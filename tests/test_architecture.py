@@ -21,7 +21,7 @@ LAYERS = [
     {"unpacking"},  # what is inside emails and archives: the shared core of their readers
     {"mime", "archives"},  # .eml and .mbox; .zip
     {"outlook"},  # .msg (reads transport headers as mime does)
-    {"read", "consolidate", "generate", "containers", "drafts"},
+    {"read", "consolidate", "generate", "containers", "drafts", "plan_content"},
     {"inbox", "outputs"},
     {"validate", "fields", "summary", "issuing"},
     {"check"},

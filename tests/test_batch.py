@@ -332,7 +332,8 @@ def test_summary_has_every_sheet_and_says_it_is_partial(messy):
     assert facts["Files found"] == len(EXPECTED)
     assert facts["Files that could not be read (failed)"] == 2
     assert facts["Files skipped (not a return)"] == 6  # .hidden.xlsx is read now (a copy), not skipped by its name
-    assert "0.9" in facts["Other form versions found (not counted)"]
+    # Issue 14: a count first, then the version in words ("0.9" alone read as a number of returns).
+    assert facts["Returns made from another form version (not counted)"] == "1 (form version 0.9)"
     issues = sheet_rows(path, "Issues", "File")
     assert len(issues) == sum(len(f.issues) for f in messy["result"].files)
     cohort = {r["Aspect"]: r for r in sheet_rows(path, "Cohort", "Aspect")}

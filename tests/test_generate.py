@@ -149,18 +149,24 @@ def test_no_merged_cells(wb):
 
 
 def test_print_setup(wb):
+    # Issue 14: the wide sheets (aspects, models) print at full size over several pages across, with the factor
+    # statement or model name repeated on each page; the narrow ones are fitted to one page wide.
     aspect_sheets = {a.sheet for a in SPEC.aspects}
     for ws in wb.worksheets:
         if ws.title == L.LISTS:
             continue
         assert ws.page_setup.paperSize == 9, ws.title  # A4
-        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
-        assert (ws.page_setup.fitToWidth or 1) == 1, ws.title  # absent means the default, 1 page wide
-        assert ws.page_setup.fitToHeight == 0, ws.title  # as many pages down as it takes
+        assert ws.page_setup.fitToHeight in (None, 0), ws.title  # as many pages down as it takes
         assert ws.print_area, ws.title
         if ws.title in aspect_sheets or ws.title == L.MODELS:
             assert ws.page_setup.orientation == "landscape", ws.title
             assert ws.print_title_rows, ws.title  # the header row repeats on every page
+            assert not ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+            assert ws.page_setup.scale in (None, 100), ws.title  # absent means the default, 100%
+            assert ws.print_title_cols in ("$A:$A", "$B:$B"), ws.title
+        else:
+            assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+            assert (ws.page_setup.fitToWidth or 1) == 1, ws.title  # absent means the default, 1 page wide
     assert wb[aspect_sheets.pop()].print_title_rows == f"${L.HEADER_ROW + 1}:${L.HEADER_ROW + 1}"
 
 

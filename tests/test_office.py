@@ -1,4 +1,4 @@
-"""Real LibreOffice round trips through scoa_xl.office (no mocks)."""
+"""Real LibreOffice round trips through tests/office.py (no mocks)."""
 
 from __future__ import annotations
 

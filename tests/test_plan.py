@@ -17,6 +17,7 @@ from office import convert
 from python_calamine import CalamineWorkbook
 
 from scoa_xl import plan as P
+from scoa_xl import plan_content as C
 from scoa_xl.check import check_return
 from scoa_xl.cli import main
 from scoa_xl.errors import CATALOGUE, Code, InputError
@@ -98,21 +99,30 @@ def test_action_table_has_every_inhibitor_and_every_supporter_marked_for_boostin
     header = [c.value for c in cells[0]]
     assert header == list(P.ACTION_HEADERS)
     got = {}
+    own = []
     for row in cells[1:]:
         values = dict(zip(header, (c.value for c in row), strict=True))
-        got[values["Factor id"]] = values
+        if values["Factor id"]:
+            got[values["Factor id"]] = values
+        else:
+            own.append(values)
+    # Issue 14: spare rows at the foot for actions tied to no one factor, every cell open.
+    assert len(own) == P.SPARE_ACTIONS
+    assert all(v["Category"] == P.OWN_ACTION and v["Status"] == P.STATUSES[0] for v in own)
+    last = cells[-1]
+    assert all(c.protection.locked is False for c in last)
     want = {}
     for a in SPEC.aspects:
         for f in a.factors:
             ans = asm.ret.factors[f.id]
             if ans.rating in (1, 2):
-                want[f.id] = SPEC.control_label(ans.control) if ans.control else P.NO_CATEGORY
+                want[f.id] = SPEC.control_label(ans.control) if ans.control else C.NO_CATEGORY
             elif ans.rating in (4, 5) and ans.boost is True:
-                want[f.id] = P.BOOST_CATEGORY
+                want[f.id] = C.BOOST_CATEGORY
     assert {fid: v["Category"] for fid, v in got.items()} == want
-    assert len(cells) - 1 == len(want)  # one row each, nothing else
+    assert len(cells) - 1 == len(want) + P.SPARE_ACTIONS  # one row each, and the spare rows
     # Every category shows up, so the check above is not vacuous.
-    assert set(want.values()) == set(CONTROL) | {P.NO_CATEGORY, P.BOOST_CATEGORY}
+    assert set(want.values()) == set(CONTROL) | {C.NO_CATEGORY, C.BOOST_CATEGORY}
     for fid, v in got.items():
         f = SPEC.factor(fid)
         assert v["Aspect"] == SPEC.aspect(f.aspect_id).name
@@ -124,7 +134,9 @@ def test_action_table_has_every_inhibitor_and_every_supporter_marked_for_boostin
 def test_action_table_is_ready_to_fill_in(made):
     wb = openpyxl.load_workbook(made["plan"])
     ws = wb[P.ACTIONS]
-    assert ws.protection.sheet
+    # Issue 14: the sheet is left unprotected so that its table can grow (Excel will not grow a table on a
+    # protected sheet); the columns from the return are still marked locked, the council's columns open.
+    assert not ws.protection.sheet
     header = [c.value for c in ws[P.HEADER_ROW + 1]]
     first = P.HEADER_ROW + 2
     for col, head in enumerate(header, start=1):
@@ -144,7 +156,7 @@ def parse_development_plan(path: Path) -> dict[str, dict]:
     ids = {f.id for f in SPEC.factors}
     sections = {P.SECTION_HOLDING_BACK, P.SECTION_SUPPORTING, P.SECTION_BOOST, P.SECTION_BY_CONTROL,
                 P.SECTION_UNRATED, P.SECTION_NOTES}
-    groups = set(CONTROL) | {P.NO_CATEGORY}
+    groups = set(CONTROL) | {C.NO_CATEGORY}
     out: dict[str, dict] = {}
     aspect = section = group = None
     for row in rows_of(path, P.PLAN)[P.HEADER_ROW + 1:]:
@@ -182,7 +194,7 @@ def test_inhibitors_sit_under_their_control_group_with_its_approach(made, asm):
             if ans.rating not in (1, 2):
                 assert all(f.id not in g["ids"] for g in groups.values())
                 continue
-            label = SPEC.control_label(ans.control) if ans.control in CONTROL_IDS else P.NO_CATEGORY
+            label = SPEC.control_label(ans.control) if ans.control in CONTROL_IDS else C.NO_CATEGORY
             assert f.id in groups[label]["ids"], (a.name, f.id)
             assert sum(f.id in g["ids"] for g in groups.values()) == 1
             seen_groups.add(label)
@@ -190,8 +202,8 @@ def test_inhibitors_sit_under_their_control_group_with_its_approach(made, asm):
             if label in approach:
                 assert g["approach"] == approach[label]
             else:
-                assert g["approach"] == P.NO_CATEGORY_APPROACH  # even "not given" says what to do
-    assert seen_groups == set(CONTROL) | {P.NO_CATEGORY}
+                assert g["approach"] == C.NO_CATEGORY_APPROACH  # even "not given" says what to do
+    assert seen_groups == set(CONTROL) | {C.NO_CATEGORY}
 
 
 def test_plan_lists_worst_first_weighted_by_importance_and_boosts(made, asm):
@@ -324,14 +336,17 @@ def test_print_ready_and_titled(made):
         ws = wb[name]
         assert ws["A1"].value and ws["A1"].font.b, name
         assert ws.page_setup.paperSize == 9 and ws.page_setup.orientation == "landscape", name
-        # Fit to one page wide, as many tall as needed (a width of 1 is the file format's default, so left out).
-        assert ws.sheet_properties.pageSetUpPr.fitToPage, name
-        assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0, name
+        # Issue 14: fitted to one page wide where that keeps the print legible; the wide action plan and model
+        # fit print at full size over two pages across, with the factor or model repeated on each.
+        if name in (P.ACTIONS, P.FIT):
+            assert not ws.sheet_properties.pageSetUpPr.fitToPage, name
+            assert ws.print_title_cols, name
+        else:
+            assert ws.sheet_properties.pageSetUpPr.fitToPage, name
+            assert ws.page_setup.fitToWidth in (None, 1) and ws.page_setup.fitToHeight == 0, name
         if name != P.COVER:
             assert ws.print_title_rows == f"${P.HEADER_ROW + 1}:${P.HEADER_ROW + 1}", name
-        # Merged cells only for the explanatory prose above the headers (and on the cover), never in data.
-        for merged in ws.merged_cells.ranges:
-            assert merged.min_row == merged.max_row and (name == P.COVER or merged.min_row <= P.HEADER_ROW), name
+        assert not ws.merged_cells.ranges, name  # issue 14: no merged cells anywhere
 
 
 def test_charts_have_alt_text(made):
