@@ -107,7 +107,8 @@ def _answers(spec: Spec, rng: random.Random, climate: float, *, share: float = 1
     texts = {a.id: {"discussion": rng.choice(_DISCUSSION), "strengths": rng.choice(_STRENGTHS),
                     "development": rng.choice(_DEVELOPMENT)} for a in spec.aspects if rng.random() < share}
     texts = {k: {p.id: v.get(p.id, "") for p in spec.text_prompts} for k, v in texts.items()}
-    priorities = {m.id: min(5, max(1, round(rng.gauss(3.2, 1.1)))) for m in spec.models if rng.random() < share}
+    priorities: dict[str, int | None] = {m.id: min(5, max(1, round(rng.gauss(3.2, 1.1)))) for m in spec.models
+                                         if rng.random() < share}
     return factors, texts, priorities
 
 

@@ -130,14 +130,14 @@ def accepted_spellings(choices: tuple[Choice, ...], *, rating: bool = False) -> 
     return out
 
 
-def _write_lists(ws, spec: Spec, st: Styles, wid: str, day: dt.date, source: str) -> tuple[dict[str, str],
-                                                                                           dict[str, str]]:
+def _write_lists(ws, spec: Spec, st: Styles, wid: str, day: dt.date,
+                 source: str) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
     """The dropdown lists, the stamp and the accepted spellings; returns the lists' ranges and, per list, the
     expression for a cell's place on it (text "x" when off it, "" when blank)."""
     scales = {"rating": spec.rating, "importance": spec.importance, "control": spec.control,
               "boost": spec.boost, "priority": spec.priority}
-    refs = {}
-    places = {}
+    refs: dict[str, str] = {}
+    places: dict[str, tuple[str, str]] = {}
     for col, key in enumerate(L.LIST_COLUMNS):
         items = scales[key]
         ws.write_string(0, col, key, st["label"])
@@ -504,8 +504,8 @@ def _write_scores(wb, ws, spec: Spec, st: Styles, scores) -> None:
         "name": "Scores", "style": None, "autofilter": False,
         "columns": [{"header": h, "header_format": st["header"]} for h in heads]})
     fit_row(ws, L.SCORES_HEADER_ROW, list(zip(heads, SCORES_WIDTHS, strict=True)), bold=True)
-    for col, width in enumerate(SCORES_WIDTHS):
-        ws.set_column(col, col, width)
+    for n, width in enumerate(SCORES_WIDTHS):
+        ws.set_column(n, n, width)
     controllable = [i for i, c in enumerate(spec.control, start=1) if c.value in CONTROLLABLE]
     for ai, a in enumerate(spec.aspects):
         r = L.SCORES_FIRST_ROW + ai

@@ -59,8 +59,8 @@ def _open_msg(data: bytes, where: _Where, walk: _Walk) -> Iterator[Item]:
                        f"at most {MAX_ATTACHMENTS:,} attachments")
         return
     try:
-        from aspose.email_foss.cfb import CFBReader  # type: ignore[import-untyped]
-        from aspose.email_foss.msg import MapiMessage, MsgDocument, MsgReader  # type: ignore[import-untyped]
+        from aspose.email_foss.cfb import CFBReader
+        from aspose.email_foss.msg import MapiMessage, MsgDocument, MsgReader
 
         message = MapiMessage.from_msg_document(MsgDocument.from_reader(MsgReader(CFBReader(data))))
     except Exception:  # the library's own errors, and RecursionError for storages nested in a loop

@@ -133,7 +133,7 @@ def _write(asm: CheckedReturn, prev: Scores | None, path: Path, day: dt.date,
     table_top = _write_cover(cover, asm, prev, plans, st, day, aspect_rows)
     _write_actions(actions_ws, spec, plans, st, status_ref)
     _write_fit(wb, fit_ws, spec, scores, st, table_top)
-    if partners_ws is not None:
+    if partners_ws is not None and partners:
         _write_partners(partners_ws, asm, partners, st)
     _write_confirm(confirm_ws, asm, st)
     cover.activate()
@@ -449,7 +449,7 @@ def _write_aspect_block(ws, spec: Spec, ap: AspectPlan, st: Styles, r: int) -> i
     if not ap.holding_back:
         ws.write_string(r, 1, "Nothing holds you back here.", st["note"])
         r += 1
-    groups = [(c.label, c.approach, ap.by_control[c.value]) for c in spec.control]
+    groups = [(c.label, c.approach, ap.by_control[str(c.value)]) for c in spec.control]
     if ap.by_control[None]:
         groups.append((NO_CATEGORY, NO_CATEGORY_APPROACH, ap.by_control[None]))
     for label, approach, items in groups if ap.holding_back else []:
@@ -671,18 +671,19 @@ def _write_partners(ws, asm: CheckedReturn, partners: list[CheckedReturn], st: S
     """Where this council's respondents see things differently (prompts for a conversation), and common ground."""
     from .consolidate import DIVERGENCE_POINTS, agreement, divergence, respondent_label
 
-    spec = asm.ret.spec
-    everyone = [asm, *partners]
-    named = [(respondent_label(a.ret.identity.respondent, a.ret.identity.organisation, i),
-              {fid: fa.rating for fid, fa in a.ret.factors.items()}) for i, a in enumerate(everyone)]
+    rets = [a.ret for a in (asm, *partners) if a.ret is not None]
+    ret = rets[0]
+    spec = ret.spec
+    named = [(respondent_label(r.identity.respondent, r.identity.organisation, i),
+              {fid: fa.rating for fid, fa in r.factors.items()}) for i, r in enumerate(rets)]
     labels = {c.value: c.label for c in spec.rating}
     aspect_names = {a.id: a.name for a in spec.aspects}
     widths = (*PARTNER_WIDTHS, *[RESPONDENT_WIDTH] * len(named))
-    page_setup(ws, f"{PARTNERS}: {asm.ret.identity.council}", repeat=4, widths=widths, repeat_cols=(0, 1))
+    page_setup(ws, f"{PARTNERS}: {ret.identity.council}", repeat=4, widths=widths, repeat_cols=(0, 1))
     _widths(ws, widths)
     ws.write_string(0, 0, "Where partners see things differently", st["title"])
     row = 1
-    intro = (f"{len(named)} respondents answered for {asm.ret.identity.council or 'this council'}: "
+    intro = (f"{len(named)} respondents answered for {ret.identity.council or 'this council'}: "
              + "; ".join(n for n, _ in named) + f". Factors whose ratings are {DIVERGENCE_POINTS} or more points "
              "apart are worth talking through together: a difference of view is a conversation worth having, not "
              "an error. For each, ask: what do you each see that leads to a different rating, and what would you "
@@ -711,13 +712,13 @@ def _write_partners(ws, asm: CheckedReturn, partners: list[CheckedReturn], st: S
     same = agreement(named, spec)
     row += 1
     top = row
-    for d in same:
+    for g in same:
         row += 1
-        ws.write_string(row, 0, aspect_names[d.aspect], st["plain_cell"])
-        ws.write_string(row, 1, d.statement, st["plain_cell"])
-        rating = labels.get(d.rating, "")
+        ws.write_string(row, 0, aspect_names[g.aspect], st["plain_cell"])
+        ws.write_string(row, 1, g.statement, st["plain_cell"])
+        rating = labels.get(g.rating, "")
         ws.write_string(row, 2, rating, st["plain_cell"])
-        _fit_row(ws, row, [(aspect_names[d.aspect], widths[0]), (d.statement, widths[1]),
+        _fit_row(ws, row, [(aspect_names[g.aspect], widths[0]), (g.statement, widths[1]),
                            (rating, RESPONDENT_WIDTH)])
     if not same:
         row += 1

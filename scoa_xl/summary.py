@@ -96,7 +96,8 @@ def scores_frame(result: BatchResult) -> pd.DataFrame:
     for f in result.files:
         if not f.counted:
             continue
-        row = {"Council": f.council_name, "Code": f.code, "Respondent": f.respondent, "File": f.file}
+        row: dict[str, str | float | None] = {"Council": f.council_name, "Code": f.code, "Respondent": f.respondent,
+                                              "File": f.file}
         row.update(zip(names, f.rooms, strict=True))
         row["Overall room for manoeuvre"] = f.overall
         row.update((f"Controllability: {n}", v) for n, v in zip(names, f.controllability, strict=True))
@@ -104,8 +105,8 @@ def scores_frame(result: BatchResult) -> pd.DataFrame:
     for c in result.councils:
         if len(c.files) < 2:
             continue
-        row = {"Council": c.council, "Code": c.code,
-               "Respondent": f"All {len(c.files)} respondents (mean)", "File": ""}
+        row = {"Council": c.council, "Code": c.code, "Respondent": f"All {len(c.files)} respondents (mean)",
+               "File": ""}
         row.update({a.name: a.room_for_manoeuvre for a in c.aspects})
         row["Overall room for manoeuvre"] = c.overall_room_for_manoeuvre
         row.update({f"Controllability: {a.name}": a.controllability for a in c.aspects})
@@ -126,7 +127,7 @@ def _council_values(result: BatchResult) -> pd.DataFrame:
     """One row per counted council: each aspect's combined room for manoeuvre, and overall."""
     rows = []
     for c in result.councils:
-        row = {"Council": c.council}
+        row: dict[str, str | float | None] = {"Council": c.council}
         row.update({a.name: a.room_for_manoeuvre for a in c.aspects})
         row["Overall room for manoeuvre"] = c.overall_room_for_manoeuvre
         rows.append(row)
@@ -238,7 +239,8 @@ def tracker_frames(result: BatchResult, register: Sequence[Council]) -> tuple[pd
         by_region = pd.DataFrame(columns=["Region", "Expected", "Returned", "Valid", "With queries", "Invalid",
                                           "Missing"])
     stray = pd.DataFrame([{"File": f.file, "Council as written": f.council, "Code as written": f.code,
-                           "Status": f.status.value} for f in live if f.code.upper() not in codes],
+                           "Status": f.status.value if f.status else ""} for f in live
+                          if f.code.upper() not in codes],
                          columns=["File", "Council as written", "Code as written", "Status"])
     return councils, by_region, stray
 
@@ -318,8 +320,8 @@ class _Sheets:
             "columns": [{"header": str(h), "header_format": st["header"]} for h in cols]})
         # The filter button takes about two characters of the header's width.
         fit_row(ws, top, [(str(h), w - 2) for h, w in zip(cols, col_width, strict=True)], bold=True)
-        for c, width in enumerate(col_width):
-            self.set_width(ws, c, width)
+        for c, col in enumerate(col_width):
+            self.set_width(ws, c, col)
         self.extend(ws, last)
         return top + 1, last
 
@@ -355,7 +357,7 @@ def _write(result: BatchResult, path: Path, register: Sequence[Council] | None) 
     _models(sh, wb, ws_models, result)
     _partners(sh, ws_partners, result)
     _issues(sh, ws_issues, result)
-    if ws_tracker is not None:
+    if ws_tracker is not None and register is not None:
         _tracker(sh, ws_tracker, result, register)
     _about(sh, ws_about, result, register)
     for ws in wb.worksheets():

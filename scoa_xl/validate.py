@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from . import layout as L
 from .clean import DONT_KNOW, NOT_ON_LIST, clean_long_text, clean_text, match_choice, match_rating
@@ -38,7 +39,7 @@ def _text(raw: Raw, issues: list[Issue], clean=clean_long_text) -> str:
     """Typed text as a spreadsheet cell can hold it, with a query for whatever had to change or looks odd."""
     value = raw.value
     length = len(value) if isinstance(value, str) else 0
-    if length > 2 * TEXT_LIMIT:
+    if isinstance(value, str) and length > 2 * TEXT_LIMIT:
         value = value[:2 * TEXT_LIMIT]  # no need to tidy megabytes that cannot be kept
     text = clean(value)
     if not text:
@@ -144,18 +145,18 @@ def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Re
                                         expected=f'a row for "{f.statement}"'))
                 continue
             first_cell = first_cell or r.cell
-            rating = match_rating(r.value, spec.rating)
-            if rating is NOT_ON_LIST:
+            matched = match_rating(r.value, spec.rating)
+            if matched is NOT_ON_LIST:
                 issues.append(issue(Code.VAL_001, r.cell, found=show(r.value), expected=_labels(spec.rating)))
-                rating = None
-            dont_know = rating is DONT_KNOW
-            if dont_know:
-                rating = None
-            importance = _choice(v[L.name_of("importance", f.id)], spec.importance, Code.VAL_002, issues,
-                                 " or blank")
+            dont_know = matched is DONT_KNOW
+            # The spec's scales say what each holds: ratings and importance are whole numbers, control an id,
+            # boost yes or no.
+            rating = cast("int | None", None if matched is NOT_ON_LIST or dont_know else matched)
+            importance = cast("int | None", _choice(v[L.name_of("importance", f.id)], spec.importance, Code.VAL_002,
+                                                    issues, " or blank"))
             c_raw, b_raw = v[L.name_of("control", f.id)], v[L.name_of("boost", f.id)]
-            control = _choice(c_raw, spec.control, Code.VAL_003, issues)
-            boost = _choice(b_raw, spec.boost, Code.VAL_004, issues)
+            control = cast("str | None", _choice(c_raw, spec.control, Code.VAL_003, issues))
+            boost = cast("bool | None", _choice(b_raw, spec.boost, Code.VAL_004, issues))
             # A value off the list is reported once, as off the list, not again as a missing answer.
             if is_inhibitor(rating) and control is None and c_raw.cell and not clean_text(c_raw.value):
                 issues.append(issue(Code.ANS_001, c_raw.cell, found="a blank cell",
@@ -169,8 +170,8 @@ def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Re
                 issues.append(issue(Code.ANS_004, b_raw.cell, found=f"{show(b_raw.value)} with a rating of {rating}",
                                     expected="a boost answer only where the rating is 4 or 5"))
             mark = raw.carried.get(f.id)
-            carried = bool(mark and clean_text(mark.value))
-            if carried:
+            carried = mark is not None and bool(clean_text(mark.value))
+            if mark is not None and carried:
                 issues.append(issue(Code.ANS_007, mark.cell, found=show(mark.value), expected="a blank cell once "
                                     "the answer is confirmed"))
             evidence = _text(v[L.name_of("notes", f.id)], issues)
@@ -195,7 +196,7 @@ def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Re
                                     expected=f'a row for "{m.name}"'))
             priorities[m.id] = None
             continue
-        value = _choice(p_raw, spec.priority, Code.VAL_005, issues)
+        value = cast("int | None", _choice(p_raw, spec.priority, Code.VAL_005, issues))
         if value is None and not clean_text(p_raw.value) and L.MODELS not in raw.missing_sheets:
             issues.append(issue(Code.ANS_006, p_raw.cell, found=f"a blank cell for {m.name}",
                                 expected=_labels(spec.priority)))
