@@ -62,6 +62,21 @@ def match_choice(value: object, choices: tuple[Choice, ...]) -> object:
     Accepts the label in any case and spacing, the value itself ("4", 4.0, "in_control"),
     the label's leading number ("4" for "4 - Supports us"), and yes/no words for booleans.
     """
+    if isinstance(value, str | float | int | bool) and len(str(value)) <= _MEMO_CHARS:
+        # A return holds a few hundred dropdown answers drawn from a handful of labels: each is worked out once.
+        return _match_memo(value, choices)
+    return _match(value, choices)
+
+
+_MEMO_CHARS = 200  # a longer entry is not a dropdown label: worked out each time, never remembered
+
+
+@lru_cache(maxsize=8192, typed=True)  # typed: 1, 1.0 and True are different entries
+def _match_memo(value: object, choices: tuple[Choice, ...]) -> object:
+    return _match(value, choices)
+
+
+def _match(value: object, choices: tuple[Choice, ...]) -> object:
     text = clean_text(value)
     if text == "":
         return None

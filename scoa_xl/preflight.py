@@ -177,6 +177,8 @@ def _inspect_parts(data: bytes, infos: list[zipfile.ZipInfo]) -> None:
     """Unpack every part once, within a byte budget: real sizes, entity declarations, and cell grids. Every part
     is looked at, whatever its name: the workbook's relationships can point a reader at any part as XML."""
     cells = 0
+    quick: list[bytes] = []  # sheets bounded quickly (SMALL_SHEET each), kept in case the bounds add up too far
+    exact: bool | None = None
     for info in infos:
         if info.is_dir():
             continue
@@ -206,7 +208,14 @@ def _inspect_parts(data: bytes, infos: list[zipfile.ZipInfo]) -> None:
         if name == "content.xml":
             cells += _ods_cells(xml)
         if b"sheetData" in xml:
-            cells += _xlsx_cells(xml)
+            n = _xlsx_cells(xml, quick=exact is None)
+            cells += n
+            if exact is None and n == SMALL_SHEET:
+                quick.append(xml)
+        if cells > MAX_CELLS and quick:
+            # The quick bounds add up past the limit: count those sheets exactly, and every one after them.
+            cells += sum(_xlsx_cells(x, quick=False) - SMALL_SHEET for x in quick)
+            quick, exact = [], True
         if cells > MAX_CELLS:
             raise _too_many_cells(cells)
 
@@ -279,8 +288,23 @@ def _col_number(letters: bytes) -> int:
     return n
 
 
-def _xlsx_cells(xml: bytes) -> int:
-    """Cells from A1 to the sheet's furthest cell (an upper bound on what the reader lays out)."""
+_NOT_SMALL_REF = re.compile(rb'<c r="(?![A-Z][0-9]{1,3}")')  # an address beyond Z999, or not plain
+SMALL_SHEET = 26 * 999  # cells from A1 to Z999: the bound for a sheet whose every address is within it
+
+
+def _cell_tags(xml: bytes) -> int:
+    return sum(xml.count(b"<c" + end) for end in (b" ", b"\t", b"\n", b"\r", b">", b"/"))
+
+
+def _xlsx_cells(xml: bytes, quick: bool = True) -> int:
+    """Cells from A1 to the sheet's furthest cell (an upper bound on what the reader lays out). With `quick`, the
+    bound may be SMALL_SHEET for a sheet that lies within it (callers near the limit ask for the exact bound)."""
+    if quick and b":c" not in xml and b":row" not in xml:
+        # The usual sheet (the form's reach ends well before column Z and row 999) is told by counting and one
+        # search that stops at the first address beyond it, without listing every cell.
+        tags = _cell_tags(xml)
+        if tags == xml.count(b'<c r="') and not _NOT_SMALL_REF.search(xml):
+            return SMALL_SHEET if tags else 0
     if (b":c" not in xml and b":row" not in xml) or not _PREFIXED.search(xml):
         refs = _CELL_R.findall(xml)
         if len(refs) == len(_CELL_TAG.findall(xml)):

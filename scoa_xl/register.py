@@ -82,6 +82,12 @@ class Register:
         return self._by_name.get(normal_name(name))
 
 
+@lru_cache(maxsize=1)
+def bundled_register() -> Register:
+    """The register that comes with the tool (empty if it cannot be read), loaded once."""
+    return Register.load(None)
+
+
 def find_council(name_or_code: str, path: Path | None = None) -> Council | None:
     """A council by its name or its ONS code."""
     text = clean_text(name_or_code)

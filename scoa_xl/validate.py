@@ -11,7 +11,7 @@ from .errors import Code, Issue, issue, show
 from .fileio import TEXT_LIMIT
 from .model import Cell, FactorAnswer, Identity, Raw, Return, Severity, Spec, Status, is_inhibitor, is_supporter
 from .read import RawReturn
-from .register import Register, looks_like_ons_code, nearest, normal_name
+from .register import bundled_register, looks_like_ons_code, nearest, normal_name
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # "=SUM(", "@cmd", "+cmd|...", "-2+3": the shapes that become formulas. A bullet ("- see p. 4") does not.
@@ -69,11 +69,18 @@ def _choice(raw: Raw, choices, code: Code, issues: list[Issue], also: str = "") 
     return value
 
 
+_FORM_WORDS: dict[tuple[str, str, str], frozenset[str]] = {}
+
+
 def _form_words(spec: Spec) -> frozenset[str]:
     """Text that belongs to the form itself: a council or respondent that reads like this is misplaced."""
-    words = [f.statement for f in spec.factors] + [m.name for m in spec.models] + [a.name for a in spec.aspects]
-    words += [a.sheet for a in spec.aspects] + list(L.ASPECT_HEADERS)
-    return frozenset(normal_name(w) for w in words)
+    key = (spec.id, spec.version, spec.fingerprint)
+    words = _FORM_WORDS.get(key)
+    if words is None:
+        texts = [f.statement for f in spec.factors] + [m.name for m in spec.models] + [a.name for a in spec.aspects]
+        texts += [a.sheet for a in spec.aspects] + list(L.ASPECT_HEADERS)
+        words = _FORM_WORDS[key] = frozenset(normal_name(w) for w in texts)
+    return words
 
 
 def council_issues(spec: Spec, ident: dict[str, str], cells: dict[str, Cell]) -> list[Issue]:
@@ -88,7 +95,7 @@ def council_issues(spec: Spec, ident: dict[str, str], cells: dict[str, Cell]) ->
     if out:
         return out
     name, code = ident["council"], ident["council_code"]
-    reg = Register.load(None)
+    reg = bundled_register()
     if not reg.councils:
         return out
     if code and not looks_like_ons_code(code):
