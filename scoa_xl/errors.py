@@ -66,6 +66,8 @@ class Code(StrEnum):
     ANS_007 = "ANS_007"
     TEXT_001 = "TEXT_001"
     TEXT_002 = "TEXT_002"
+    FORMULA_001 = "FORMULA_001"
+    FORMULA_002 = "FORMULA_002"
 
 
 CATALOGUE: dict[Code, Entry] = {
@@ -148,6 +150,14 @@ CATALOGUE: dict[Code, Entry] = {
     Code.TEXT_002: Entry(Q, "Text looks like a formula",
                          "Nothing needs doing: it was kept as plain text and will never run as a formula. "
                          "Remove the leading =, +, - or @ if it was not meant."),
+    Code.FORMULA_001: Entry(Q, "A text answer is a formula",
+                            "Nothing needs doing: the formula's own text was kept as your answer, as plain text, "
+                            "and it will never run. If you meant what it shows, type that text into the cell "
+                            "instead."),
+    Code.FORMULA_002: Entry(E, "An answer cell holds a formula",
+                            "Clear the formula and choose or type the answer itself (for a rating, importance, "
+                            "control, boost or fit, pick from the cell's dropdown): a formula is never taken as an "
+                            "answer, so this cell counts as blank until then."),
 }
 
 
