@@ -95,6 +95,8 @@ class Code(StrEnum):
     MAIL_007 = "MAIL_007"
     MAIL_008 = "MAIL_008"
     MAIL_009 = "MAIL_009"
+    FORMULA_001 = "FORMULA_001"
+    FORMULA_002 = "FORMULA_002"
 
 
 CATALOGUE: dict[Code, Entry] = {
@@ -215,6 +217,14 @@ CATALOGUE: dict[Code, Entry] = {
     Code.MAIL_009: Entry(Q, "Attachment was damaged on its way",
                          "What could be decoded was used; if the workbook does not read correctly, ask the sender "
                          "to send it again."),
+    Code.FORMULA_001: Entry(Q, "A text answer is a formula",
+                            "Nothing needs doing: the formula's own text was kept as your answer, as plain text, "
+                            "and it will never run. If you meant what it shows, type that text into the cell "
+                            "instead."),
+    Code.FORMULA_002: Entry(E, "An answer cell holds a formula",
+                            "Clear the formula and choose or type the answer itself (for a rating, importance, "
+                            "control, boost or fit, pick from the cell's dropdown): a formula is never taken as an "
+                            "answer, so this cell counts as blank until then."),
 }
 
 

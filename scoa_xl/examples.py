@@ -124,13 +124,15 @@ def _stamp(path: Path, day: dt.date) -> None:
     os.utime(path, (t, t))
 
 
-def _type_off_list(path: Path, spec: Spec, factor_id: str, text: str) -> None:
-    """Type a value that is not on the dropdown into a rating cell, as a user pasting over it would."""
+def _type_into(path: Path, spec: Spec, typed: dict[str, str]) -> None:
+    """Type into cells by field name as a user would: over a dropdown (a value not on its list), or a formula
+    ("=..." becomes a live formula, as in Excel)."""
     import openpyxl
 
-    field = next(f for f in L.build_layout(spec).fields if f.name == L.name_of("rating", factor_id))
+    fields = {f.name: f for f in L.build_layout(spec).fields}
     wb = openpyxl.load_workbook(path)
-    wb[field.sheet][field.cell] = text
+    for name, text in typed.items():
+        wb[fields[name].sheet][fields[name].cell] = text
     tmp = path.with_name(".~" + path.name)
     wb.save(tmp)
     os.replace(tmp, path)
@@ -184,11 +186,13 @@ def make_examples(folder: Path, spec: Spec, register: Path | None = None, seed: 
     add(p, "valid", "a resubmission that replaces an earlier return", dt.date(2025, 3, 3))
     out[:] = [dataclasses.replace(e, expect="superseded", about="replaced by a resubmission") if e.path.name ==
               f"{man.name} SCOA return.xlsx" else e for e in out]
-    # Errors: no council name, and a rating typed over the dropdown.
+    # Errors: no council name, and a rating typed over the dropdown; and a note typed as a formula (kept as text).
     nor = council(5)
     p = _return(spec, folder / f"{nor.name}.xlsx", dataclasses.replace(who(nor, people[5]), council=""), rng, 3.0)
-    _type_off_list(p, spec, spec.aspects[1].factors[2].id, "7 - brilliant")
-    add(p, "invalid", "no council named, and a rating that is not on the list")
+    _type_into(p, spec, {L.name_of("rating", spec.aspects[1].factors[2].id): "7 - brilliant",
+                         L.name_of("notes", spec.aspects[1].factors[0].id):
+                         '=HYPERLINK("https://example.org/board-minutes","Board minutes")'})
+    add(p, "invalid", "no council named, a rating that is not on the list, and a note typed as a formula")
     # Queries: inhibitors with no control category.
     bham = council(4)
     p = _return(spec, folder / f"{bham.name} self assessment FINAL.xlsx", who(bham, people[4]), rng, 2.2,

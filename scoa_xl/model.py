@@ -203,10 +203,14 @@ class Cell:
 
 @dataclass(frozen=True, slots=True)
 class Raw:
-    """A value as found in the workbook, with its cell (cell is None when the field was not found)."""
+    """A value as found in the workbook, with its cell (cell is None when the field was not found).
+
+    `formula` is the formula the cell holds, as typed ("=2+2"), when it holds one: `value` is then only
+    what an application last computed from it (or None where the saving tool kept no result)."""
 
     value: object
     cell: Cell | None
+    formula: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ import struct
 import zipfile
 import zlib
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import Code, ReturnUnreadable, issue
@@ -45,6 +45,9 @@ class Sniffed:
     kind: str  # xlsx, xlsm, ods, xls
     size: int
     macros: bool = False
+    # The unpacked XML the reader looks at again for what calamine does not give (formulas, .ods typed text):
+    # each sheet part and the parts that map sheet names to them, kept from this look so nothing is unpacked twice.
+    parts: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
 
 def _unreadable(code: Code, found: str, expected: str) -> ReturnUnreadable:
@@ -121,9 +124,9 @@ def _zip(data: bytes) -> Sniffed:
         raise _too_big(f"{total / 1048576:.0f} MB when unpacked ({ratio:.0f}:1)",
                        f"at most {MAX_UNZIPPED_BYTES // 1048576} MB and {MAX_RATIO}:1")
     kind = _zip_kind(zf, set(names))
-    _inspect_parts(data, infos)
+    parts = _inspect_parts(data, infos)
     macros = kind == "xlsm"
-    return Sniffed(kind, len(data), macros)
+    return Sniffed(kind, len(data), macros, parts)
 
 
 def _declared_members(data: bytes) -> int:
@@ -173,12 +176,17 @@ _XMLISH = (".xml", ".rels", ".vml")
 _UTF16_STARTS = (b"\xff\xfe", b"\xfe\xff", b"<\x00?\x00", b"\x00<\x00?")
 
 
-def _inspect_parts(data: bytes, infos: list[zipfile.ZipInfo]) -> None:
+_KEEP = ("xl/workbook.xml", "xl/_rels/workbook.xml.rels", "content.xml")
+
+
+def _inspect_parts(data: bytes, infos: list[zipfile.ZipInfo]) -> dict[str, bytes]:
     """Unpack every part once, within a byte budget: real sizes, entity declarations, and cell grids. Every part
-    is looked at, whatever its name: the workbook's relationships can point a reader at any part as XML."""
+    is looked at, whatever its name: the workbook's relationships can point a reader at any part as XML.
+    Returns the sheet parts (and the workbook's index of them) for the reader."""
     cells = 0
     quick: list[bytes] = []  # sheets bounded quickly (SMALL_SHEET each), kept in case the bounds add up too far
     exact: bool | None = None
+    keep: dict[str, bytes] = {}
     for info in infos:
         if info.is_dir():
             continue
@@ -212,12 +220,16 @@ def _inspect_parts(data: bytes, infos: list[zipfile.ZipInfo]) -> None:
             cells += n
             if exact is None and n == SMALL_SHEET:
                 quick.append(xml)
+            keep[name] = xml
+        elif name in _KEEP:
+            keep[name] = xml
         if cells > MAX_CELLS and quick:
             # The quick bounds add up past the limit: count those sheets exactly, and every one after them.
             cells += sum(_xlsx_cells(x, quick=False) - SMALL_SHEET for x in quick)
             quick, exact = [], True
         if cells > MAX_CELLS:
             raise _too_many_cells(cells)
+    return keep
 
 
 def _too_many_cells(cells: int) -> ReturnUnreadable:

@@ -23,6 +23,7 @@ from . import layout as L
 from .errors import Code, ReturnUnreadable, issue
 from .model import Cell, FieldKind, Raw, Spec
 from .preflight import Sniffed, sniff
+from .sheetxml import Formulas, Texts, formula_text, ods_cells, xlsx_formulas, xlsx_sheet_parts
 
 READ_BY_NAMES = "defined names"
 READ_BY_IDS = "factor ids in the rows"
@@ -215,10 +216,15 @@ def reader_failed(exc: BaseException) -> bool:
 
 
 class Grid:
-    """All sheets of a workbook as lists of rows."""
+    """All sheets of a workbook as lists of rows, and (from the file's XML, on demand) their formulas."""
 
-    def __init__(self, wb: CalamineWorkbook):
+    def __init__(self, wb: CalamineWorkbook, sniffed: Sniffed | None = None):
         self._wb = wb
+        self._kind = sniffed.kind if sniffed else ""
+        self._xml = sniffed.parts if sniffed else {}  # unpacked by the pre-flight look
+        self._formulas: dict[str, Formulas] = {}
+        self._ods: dict[str, tuple[Formulas, Texts]] | None = None
+        self._parts: dict[str, str] | None = None
         self.names = list(wb.sheet_names)
         self._by_fold = {n.casefold(): n for n in self.names}
         self._rows: dict[str, list[list]] = {}
@@ -254,6 +260,35 @@ class Grid:
 
     def real_name(self, sheet: str) -> str:
         return self._by_fold.get(sheet.casefold(), sheet)
+
+    def formulas(self, sheet: str) -> Formulas:
+        """The cells of a sheet that hold a formula, (row, col) -> the formula as typed; {} for .xls."""
+        real = self.real_name(sheet)
+        if real in self._formulas:
+            return self._formulas[real]
+        found: Formulas = {}
+        if self._kind == "ods":
+            found = self._ods_sheets().get(real, ({}, {}))[0]
+        elif self._kind in ("xlsx", "xlsm"):
+            if self._parts is None:
+                self._parts = xlsx_sheet_parts(self._xml)
+            part = self._parts.get(real)
+            if part is not None and part in self._xml:
+                found = xlsx_formulas(self._xml[part])
+        self._formulas[real] = found
+        return found
+
+    def typed_texts(self, sheet: str) -> Texts:
+        """.ods only: text cells whose tabs and line breaks calamine would drop, (row, col) -> the text."""
+        if self._kind != "ods":
+            return {}
+        return self._ods_sheets().get(self.real_name(sheet), ({}, {}))[1]
+
+    def _ods_sheets(self) -> dict[str, tuple[Formulas, Texts]]:
+        if self._ods is None:
+            content = self._xml.get("content.xml")
+            self._ods = ods_cells(content) if content else {}
+        return self._ods
 
 
 def _meta_from_lists(grid: Grid) -> dict[str, str]:
@@ -304,7 +339,7 @@ def open_workbook(path: Path) -> tuple[Sniffed, bytes, CalamineWorkbook]:
 def peek_meta(path: Path | str) -> tuple[dict[str, str], Sniffed, bytes, Grid, dict]:
     """The form stamp of a return, plus what was opened to find it (so the file is read once)."""
     sniffed, data, wb = open_workbook(Path(path))
-    grid = Grid(wb)
+    grid = Grid(wb, sniffed)
     names = defined_names(data, sniffed.kind)
     return read_meta(grid, data, sniffed.kind, names), sniffed, data, grid, names
 
@@ -369,6 +404,7 @@ def locate(path: Path, grid: Grid, names: dict[str, tuple[str, int, int]], meta:
     tables = ({k: (L.COVER, r) for k, r in identity_rows.items()}, prompt_rows, factor_rows, model_rows, {})
     real_names: dict[str, str] = {}
     sheet_rows: dict[str, list[list]] = {}
+    sheet_formulas: dict[str, Formulas] = {}
     for f, key, table, position, col in input_fields:
         target = usable.get(key) if by_names else None
         hit = tables[table].get(position)
@@ -387,9 +423,15 @@ def locate(path: Path, grid: Grid, names: dict[str, tuple[str, int, int]], meta:
         sheet, r, c = target
         if sheet not in real_names:
             real_names[sheet], sheet_rows[sheet] = grid.real_name(sheet), grid.rows(sheet)
+            sheet_formulas[sheet] = grid.formulas(sheet)
         rows = sheet_rows[sheet]  # Grid.value, inlined: this loop runs for every input cell of every return
         v = rows[r][c] if 0 <= r < len(rows) and 0 <= c < len(rows[r]) else None
-        raw.values[f.name] = Raw(None if v == "" else v, _cell(real_names[sheet], r, c))
+        formula = sheet_formulas[sheet].get((r, c))
+        if formula is not None:
+            formula = formula_text(formula)
+        if f.kind == FieldKind.TEXT and formula is None and raw.file_format == "ods":
+            v = grid.typed_texts(sheet).get((r, c), v)
+        raw.values[f.name] = Raw(None if v == "" else v, _cell(real_names[sheet], r, c), formula)
     for fid, (sheet, r) in factor_rows.items():
         mark = grid.value(sheet, r, L.COL_CARRIED)
         raw.carried[fid] = Raw(mark, Cell(grid.real_name(sheet), cell_ref(r, L.COL_CARRIED)))

@@ -35,9 +35,28 @@ def _labels(choices) -> str:
     return ", ".join(f'"{c.label}"' for c in choices)
 
 
+def _formula_found(raw: Raw) -> str:
+    """What a formula cell was found holding: the formula, and what an application last showed for it."""
+    formula = raw.formula or "="
+    found = "the formula " + (formula if len(formula) <= 120 else formula[:117] + "...")
+    shown = clean_text(raw.value)
+    if shown:
+        found += f", which shows {show(shown)}"
+    return found
+
+
+def _formula_answer(raw: Raw, issues: list[Issue], expected: str) -> bool:
+    """Whether a choice or cover cell holds a formula: if so it is reported and never taken as the answer."""
+    if raw.formula is None:
+        return False
+    issues.append(issue(Code.FORMULA_002, raw.cell, found=_formula_found(raw), expected=expected))
+    return True
+
+
 def _text(raw: Raw, issues: list[Issue], clean=clean_long_text) -> str:
-    """Typed text as a spreadsheet cell can hold it, with a query for whatever had to change or looks odd."""
-    value = raw.value
+    """Typed text as a spreadsheet cell can hold it, with a query for whatever had to change or looks odd.
+    A formula typed as an answer is kept as its own text (never what it computed) and reported."""
+    value = raw.value if raw.formula is None else raw.formula
     length = len(value) if isinstance(value, str) else 0
     if isinstance(value, str) and length > 2 * TEXT_LIMIT:
         value = value[:2 * TEXT_LIMIT]  # no need to tidy megabytes that cannot be kept
@@ -55,13 +74,22 @@ def _text(raw: Raw, issues: list[Issue], clean=clean_long_text) -> str:
     if changed:
         issues.append(issue(Code.TEXT_001, raw.cell, found=" and ".join(changed),
                             expected=f"plain text of at most {TEXT_LIMIT:,} characters"))
-    if _FORMULA_LIKE.match(text):
+    if raw.formula is not None:
+        issues.append(issue(Code.FORMULA_001, raw.cell, found=_formula_found(raw), expected="plain text"))
+    elif _FORMULA_LIKE.match(text):
         issues.append(issue(Code.TEXT_002, raw.cell, found=show(text), expected="plain text"))
     return text
 
 
+def _typed(raw: Raw) -> bool:
+    """Whether anything was entered in a cell (a formula counts, even one that shows nothing)."""
+    return raw.formula is not None or bool(clean_text(raw.value))
+
+
 def _choice(raw: Raw, choices, code: Code, issues: list[Issue], also: str = "") -> object:
     """The value a dropdown cell holds; an entry off the list is reported (as `code`) and counts as blank."""
+    if _formula_answer(raw, issues, _labels(choices) + also):
+        return None
     value = match_choice(raw.value, choices)
     if value is NOT_ON_LIST or value is DONT_KNOW:
         issues.append(issue(code, raw.cell, found=show(raw.value), expected=_labels(choices) + also))
@@ -126,12 +154,17 @@ def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Re
                             expected="every sheet of the workbook as issued"))
 
     # Names and roles are free text too: the same limits and the same formula check as the notes.
-    ident = {key: _text(v[L.name_of("identity", key)], issues, clean_text) for key, _ in L.IDENTITY_FIELDS}
+    ident = {}
+    for key, label in L.IDENTITY_FIELDS:
+        r = v[L.name_of("identity", key)]
+        formula = _formula_answer(r, issues, f"the {label[0].lower()}{label[1:]} typed as plain text")
+        ident[key] = "" if formula else _text(r, issues, clean_text)
     council_raw = v[L.name_of("identity", "council")]
-    if not ident["council"] and L.COVER not in raw.missing_sheets:
+    if not ident["council"] and L.COVER not in raw.missing_sheets and council_raw.formula is None:
         issues.append(issue(Code.ID_001, council_raw.cell or _identity_cell("council"), found="a blank cell",
                             expected="the council's name"))
-    if not ident["respondent"] and L.COVER not in raw.missing_sheets:
+    if not ident["respondent"] and L.COVER not in raw.missing_sheets \
+            and v[L.name_of("identity", "respondent")].formula is None:
         issues.append(issue(Code.ID_002, v[L.name_of("identity", "respondent")].cell or _identity_cell("respondent"),
                             found="a blank cell", expected="a name"))
     issues.extend(council_issues(spec, ident, {k: v[L.name_of("identity", k)].cell or _identity_cell(k)
@@ -152,7 +185,7 @@ def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Re
                                         expected=f'a row for "{f.statement}"'))
                 continue
             first_cell = first_cell or r.cell
-            matched = match_rating(r.value, spec.rating)
+            matched = None if _formula_answer(r, issues, _labels(spec.rating)) else match_rating(r.value, spec.rating)
             if matched is NOT_ON_LIST:
                 issues.append(issue(Code.VAL_001, r.cell, found=show(r.value), expected=_labels(spec.rating)))
             dont_know = matched is DONT_KNOW
@@ -165,10 +198,10 @@ def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Re
             control = cast("str | None", _choice(c_raw, spec.control, Code.VAL_003, issues))
             boost = cast("bool | None", _choice(b_raw, spec.boost, Code.VAL_004, issues))
             # A value off the list is reported once, as off the list, not again as a missing answer.
-            if is_inhibitor(rating) and control is None and c_raw.cell and not clean_text(c_raw.value):
+            if is_inhibitor(rating) and control is None and c_raw.cell and not _typed(c_raw):
                 issues.append(issue(Code.ANS_001, c_raw.cell, found="a blank cell",
                                     expected=_labels(spec.control)))
-            if is_supporter(rating) and boost is None and b_raw.cell and not clean_text(b_raw.value):
+            if is_supporter(rating) and boost is None and b_raw.cell and not _typed(b_raw):
                 issues.append(issue(Code.ANS_002, b_raw.cell, found="a blank cell", expected='"Yes" or "No"'))
             if control is not None and rating in (3, 4, 5):
                 issues.append(issue(Code.ANS_003, c_raw.cell, found=f"{show(c_raw.value)} with a rating of {rating}",
@@ -204,7 +237,7 @@ def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Re
             priorities[m.id] = None
             continue
         value = cast("int | None", _choice(p_raw, spec.priority, Code.VAL_005, issues))
-        if value is None and not clean_text(p_raw.value) and L.MODELS not in raw.missing_sheets:
+        if value is None and not _typed(p_raw) and L.MODELS not in raw.missing_sheets:
             issues.append(issue(Code.ANS_006, p_raw.cell, found=f"a blank cell for {m.name}",
                                 expected=_labels(spec.priority)))
         priorities[m.id] = value

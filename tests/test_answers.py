@@ -1,0 +1,167 @@
+"""Every answer counts and every figure agrees: formulas in answer cells, one rounding rule, the form's own
+words, councils that are councils, and .ods text kept as typed.
+
+Returns are filled with openpyxl (tests/helpers.py) and then re-saved by the real LibreOffice as .xlsx and
+.ods, so each check runs on what the applications really write: openpyxl leaves a formula with no cached
+result; LibreOffice keeps the formula and stores what it computed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from helpers import fill_workbook
+from office import convert
+
+from scoa_xl import layout as L
+from scoa_xl.check import check_return
+from scoa_xl.cli import main
+from scoa_xl.errors import CATALOGUE, Code
+from scoa_xl.generate import generate
+from scoa_xl.model import Identity, Status
+from scoa_xl.sheetxml import _from_of, formula_text, xlsx_formulas
+from scoa_xl.spec import load_spec
+
+SPEC = load_spec()
+FIELDS = {f.name: f for f in L.build_layout(SPEC).fields}
+F = SPEC.factors
+M = SPEC.models
+SD = SPEC.aspects[0]
+DAY = dt.date(2026, 1, 5)
+
+LINK = '=HYPERLINK("http://x","click")'
+FORMULAS = {f"notes_{F[0].id}": LINK, f"rating_{F[1].id}": "=2+2", "identity_respondent": '="Jo"&" Bloggs"',
+            f"text_{SD.id}_strengths": "=1+1", f"importance_{F[2].id}": "=3", f"priority_{M[0].id}": "=4"}
+
+
+def at(name: str) -> str:
+    f = FIELDS[name]
+    return f"'{f.sheet}'!{f.cell}"
+
+
+def base_answers() -> dict[str, object]:
+    """A return with nothing to query: every factor rated, inhibitors categorised, supporters answered."""
+    answers: dict[str, object] = {"identity_council": "Leeds", "identity_council_code": "E08000035",
+                                  "identity_respondent": "Jo Bloggs", "identity_organisation": "Leeds City Council",
+                                  "identity_role": "Head of commissioning", "identity_date": "2026-03-01"}
+    for i, f in enumerate(F):
+        value = i % 5 + 1
+        answers[f"rating_{f.id}"] = SPEC.rating[value - 1].label
+        if value <= 2:
+            answers[f"control_{f.id}"] = SPEC.control[i % 4].label
+        if value >= 4:
+            answers[f"boost_{f.id}"] = SPEC.boost[i % 2].label
+    for a in SPEC.aspects:
+        answers[f"text_{a.id}_strengths"] = f"Good joint work on {a.name.lower()}."
+    for i, m in enumerate(M):
+        answers[f"priority_{m.id}"] = SPEC.priority[i % 5].label
+    return answers
+
+
+@pytest.fixture(scope="module")
+def blank(tmp_path_factory) -> Path:
+    return generate(SPEC, tmp_path_factory.mktemp("blank") / "blank.xlsx", Identity(), generated_at=DAY)
+
+
+@pytest.fixture(scope="module")
+def returns(tmp_path_factory, blank, soffice) -> dict[str, dict[str, Path]]:
+    """Each planted return as filled by openpyxl, and as LibreOffice re-saved it in .xlsx and .ods."""
+    tmp = tmp_path_factory.mktemp("answers")
+    made = {}
+    answers = base_answers()
+    for name in FORMULAS:
+        answers.pop(name, None)
+    made["formulas"] = fill_workbook(blank, tmp / "formulas.xlsx", answers, FORMULAS)
+    names = list(made)
+    xlsx = convert([made[n] for n in names], tmp / "lo-xlsx", "xlsx")
+    ods = convert([made[n] for n in names], tmp / "lo-ods", "ods")
+    return {n: {"openpyxl": made[n], "xlsx": x, "ods": o} for n, x, o in zip(names, xlsx, ods, strict=True)}
+
+
+SAVED_BY = ["openpyxl", "xlsx", "ods"]
+
+
+# --- 1. a formula is never an answer, and never lost --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("saved_by", SAVED_BY)
+def test_a_formula_in_any_answer_cell_is_reported_at_its_cell(returns, saved_by):
+    a = check_return(returns["formulas"][saved_by], SPEC)
+    got = sorted((i.location, i.code.value) for i in a.issues)
+    assert got == sorted([(at(f"notes_{F[0].id}"), "FORMULA_001"), (at(f"text_{SD.id}_strengths"), "FORMULA_001"),
+                          (at(f"rating_{F[1].id}"), "FORMULA_002"), (at("identity_respondent"), "FORMULA_002"),
+                          (at(f"importance_{F[2].id}"), "FORMULA_002"), (at(f"priority_{M[0].id}"), "FORMULA_002")])
+    assert a.status == Status.INVALID
+    by_cell = {i.location: i for i in a.issues}
+    link = by_cell[at(f"notes_{F[0].id}")]
+    assert link.found.startswith(f"the formula {LINK}")
+    assert link.fix == CATALOGUE[Code.FORMULA_001].fix
+    rating = by_cell[at(f"rating_{F[1].id}")]
+    assert rating.found.startswith("the formula =2+2")
+    if saved_by != "openpyxl":  # LibreOffice stored what it computed; it is said, never taken
+        assert rating.found == 'the formula =2+2, which shows "4"'
+        assert link.found == f'the formula {LINK}, which shows "click"'
+
+
+@pytest.mark.parametrize("saved_by", SAVED_BY)
+def test_a_text_answer_keeps_the_formula_text_and_a_choice_is_never_computed(returns, saved_by):
+    a = check_return(returns["formulas"][saved_by], SPEC)
+    assert a.ret.factors[F[0].id].evidence == LINK  # the URL is kept, not "click", not blank
+    assert a.ret.texts[SD.id]["strengths"] == "=1+1"
+    assert a.ret.factors[F[1].id].rating is None  # never 4
+    assert a.ret.factors[F[2].id].importance is None
+    assert a.ret.priorities[M[0].id] is None
+    assert a.ret.identity.respondent == ""
+    # No second issue for the same cell ("found a blank cell", "no priority fit given").
+    assert not {i.code for i in a.issues} & {Code.ID_002, Code.ANS_006, Code.TEXT_002}
+
+
+def test_formula_text_reaches_plan_letter_and_summary_as_plain_text(returns, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "leeds.xlsx").write_bytes(returns["formulas"]["xlsx"].read_bytes())
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["batch", str(folder), "-o", str(out), "--json", "--quiet"])
+    assert result.exit_code == 1, result.output  # the return has errors
+    files = json.loads(result.stdout)["files"]
+    assert [f["status"] for f in files] == ["invalid"]
+    letters = list(out.rglob("*.txt"))
+    assert any(LINK in p.read_text(encoding="utf-8") for p in letters)
+    plans = [p for p in out.rglob("*.xlsx") if p.name != "summary.xlsx"]
+    assert plans
+    for book in [*plans, out / "summary.xlsx"]:
+        wb = openpyxl.load_workbook(book)
+        seen = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row
+                if isinstance(c.value, str) and "HYPERLINK" in c.value]
+        assert seen, book.name
+        assert all(c.data_type == "s" for c in seen), book.name
+        with zipfile.ZipFile(book) as zf:
+            for part in zf.namelist():
+                if part.startswith("xl/worksheets/sheet"):
+                    live = re.findall(rb"<(?:\w+:)?f(?:\s[^>]*)?>(.*?)</(?:\w+:)?f>", zf.read(part), re.S)
+                    assert not [f for f in live if b"HYPERLINK" in f], (book.name, part)
+
+
+def test_a_filled_down_formula_is_read_at_every_cell_it_covers():
+    # Excel writes a formula filled down as one "shared" master and children that only point at it.
+    xml = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+           b'<row r="5"><c r="C5"><f t="shared" ref="C5:C7" si="0">A5+1</f><v>2</v></c>'
+           b'</row><row r="6"><c r="C6"><f t="shared" si="0"/><v>3</v></c></row>'
+           b'<row r="7"><c r="B7"/><c r="C7" t="str"><f>"a&amp;b"</f><v>a&amp;b</v></c><c r="D7" t="s"><v>1</v></c>'
+           b'</row></sheetData></worksheet>')
+    got = {k: formula_text(v) for k, v in xlsx_formulas(xml).items()}
+    assert got == {(4, 2): "=A5+1", (5, 2): "=A6+1", (6, 2): '="a&b"'}
+    # Cells written without references take the slow, exact way and give the same answer.
+    assert {k: formula_text(v) for k, v in xlsx_formulas(xml.replace(b' r="C7"', b"")).items()} == got
+
+
+def test_an_ods_formula_is_shown_as_a_user_would_type_it():
+    assert _from_of('of:=HYPERLINK("http://x";"a;b")') == '=HYPERLINK("http://x","a;b")'
+    assert _from_of("of:=SUM([.C5:.C7])+['System design'.$D$5]") == "=SUM(C5:C7)+'System design'!$D$5"
