@@ -16,8 +16,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "scoa_xl"
 # The pipeline, bottom first: a module may import only modules in the layers below its own.
 LAYERS = [
     {"model", "resources", "styles", "workers", "figures"},  # domain objects and rules; files and processes
-    {"errors", "fileio", "layout", "clean", "render", "sheetxml"},
-    {"spec", "register", "preflight", "score", "writer", "results"},
+    {"errors", "fileio", "layout", "clean", "render"},
+    {"spec", "register", "preflight", "score", "writer", "results", "sheetxml"},
     {"unpacking"},  # what is inside emails and archives: the shared core of their readers
     {"mime", "archives"},  # .eml and .mbox; .zip
     {"outlook"},  # .msg (reads transport headers as mime does)
