@@ -97,6 +97,7 @@ class Code(StrEnum):
     MAIL_009 = "MAIL_009"
     FORMULA_001 = "FORMULA_001"
     FORMULA_002 = "FORMULA_002"
+    WORD_001 = "WORD_001"
 
 
 CATALOGUE: dict[Code, Entry] = {
@@ -217,6 +218,10 @@ CATALOGUE: dict[Code, Entry] = {
     Code.MAIL_009: Entry(Q, "Attachment was damaged on its way",
                          "What could be decoded was used; if the workbook does not read correctly, ask the sender "
                          "to send it again."),
+    Code.WORD_001: Entry(Q, "The form's own wording was changed in this cell",
+                         "Put back the form's wording (shown as expected) and say what you meant in the notes: the "
+                         "answer in this row was read as an answer to the form's wording, and every council is "
+                         "compared on that."),
     Code.FORMULA_001: Entry(Q, "A text answer is a formula",
                             "Nothing needs doing: the formula's own text was kept as your answer, as plain text, "
                             "and it will never run. If you meant what it shows, type that text into the cell "

@@ -48,6 +48,9 @@ class RawReturn:
     missing_sheets: list[str] = field(default_factory=list)
     missing_factors: dict[str, Cell] = field(default_factory=dict)  # factor id -> where its row should be
     missing_models: dict[str, Cell] = field(default_factory=dict)
+    # The form's own words as found in the return: factor id -> its statement cell, model id -> its name cell.
+    statements: dict[str, Raw] = field(default_factory=dict)
+    model_names: dict[str, Raw] = field(default_factory=dict)
     macros: bool = False
     sniffed: Sniffed | None = None
 
@@ -432,6 +435,12 @@ def locate(path: Path, grid: Grid, names: dict[str, tuple[str, int, int]], meta:
         if f.kind == FieldKind.TEXT and formula is None and raw.file_format == "ods":
             v = grid.typed_texts(sheet).get((r, c), v)
         raw.values[f.name] = Raw(None if v == "" else v, _cell(real_names[sheet], r, c), formula)
+        if f.kind == FieldKind.RATING or f.kind == FieldKind.PRIORITY:
+            # The statement (or model name) sits in the same row, as far left of the answer as the form put it.
+            wc = c - (L.COL_RATING - L.COL_STATEMENT if f.kind == FieldKind.RATING else L.M_COL_PRIORITY - L.M_COL_NAME)
+            w = rows[r][wc] if 0 <= r < len(rows) and 0 <= wc < len(rows[r]) else None
+            kept = raw.statements if f.kind == FieldKind.RATING else raw.model_names
+            kept[f.factor or f.model or ""] = Raw(None if w == "" else w, _cell(real_names[sheet], r, wc))
     for fid, (sheet, r) in factor_rows.items():
         mark = grid.value(sheet, r, L.COL_CARRIED)
         raw.carried[fid] = Raw(mark, Cell(grid.real_name(sheet), cell_ref(r, L.COL_CARRIED)))

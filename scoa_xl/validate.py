@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import cast
 
@@ -144,6 +145,36 @@ def council_issues(spec: Spec, ident: dict[str, str], cells: dict[str, Cell]) ->
     return out
 
 
+def _quoted(text: str, limit: int = 300) -> str:
+    return f'"{text if len(text) <= limit else text[:limit - 3] + "..."}"'
+
+
+def _check_wording(raw: RawReturn, issues: list[Issue]) -> None:
+    """Each factor statement and model name as the return shows it, against the spec's; and a fingerprint
+    query names the factors whose wording differs. Skipped for a return carried over from an earlier version,
+    whose wording was that version's."""
+    spec = raw.spec
+    if raw.meta.get("spec_version", spec.version) != spec.version:
+        return
+    changed: list[str] = []
+    for kind, found, wanted in (("factor", raw.statements, {f.id: f.statement for f in spec.factors}),
+                                ("model", raw.model_names, {m.id: m.name for m in spec.models})):
+        for key, r in found.items():
+            text, want = clean_text(r.value), wanted.get(key, "")
+            if r.cell is None or not want or text == clean_text(want):
+                continue
+            issues.append(issue(Code.WORD_001, r.cell, found=_quoted(text) if text else "a blank cell",
+                                expected=f"the form's wording: {_quoted(want)}"))
+            if kind == "factor":
+                changed.append(key)
+    for n, i in enumerate(issues):
+        if i.code == Code.SPEC_004:
+            names = (f"the wording differs for factor{'s' if len(changed) > 1 else ''} {', '.join(changed)}"
+                     if changed else "no factor statement in the return differs from this version's, so the change "
+                     "is elsewhere (choices, weights or model profiles)")
+            issues[n] = dataclasses.replace(i, found=f"{i.found}; {names}")
+
+
 def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Return, list[Issue]]:
     """Judge every value of a return; unusable values count as unanswered and are reported."""
     spec: Spec = raw.spec
@@ -241,6 +272,8 @@ def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Re
             issues.append(issue(Code.ANS_006, p_raw.cell, found=f"a blank cell for {m.name}",
                                 expected=_labels(spec.priority)))
         priorities[m.id] = value
+
+    _check_wording(raw, issues)
 
     ret = Return(
         spec=spec, identity=Identity(**ident), factors=factors, texts=texts, priorities=priorities,

@@ -8,6 +8,7 @@ result; LibreOffice keeps the formula and stores what it computed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+import yaml
 from click.testing import CliRunner
 from helpers import fill_workbook
 from office import convert
@@ -26,6 +28,14 @@ from scoa_xl.cli import main
 from scoa_xl.errors import CATALOGUE, Code
 from scoa_xl.generate import generate
 from scoa_xl.model import Identity, Status
+<<<<<<< HEAD
+=======
+from scoa_xl.office import convert
+from scoa_xl.plan import write_plan
+from scoa_xl.render import environment as render_env
+from scoa_xl.resources import default_spec_path
+from scoa_xl.rounding import rounded, shown
+>>>>>>> ae6ce84 (The form's own words: a changed factor statement or model name is a query at its cell)
 from scoa_xl.sheetxml import _from_of, formula_text, xlsx_formulas
 from scoa_xl.spec import load_spec
 
@@ -65,6 +75,48 @@ def base_answers() -> dict[str, object]:
     return answers
 
 
+<<<<<<< HEAD
+=======
+EDITED = "Partners NEVER plan together for our place."
+
+
+def statement_cell(factor_id: str) -> tuple[str, str]:
+    f = FIELDS[f"rating_{factor_id}"]
+    return f.sheet, L.a1(f.row, L.COL_STATEMENT)
+
+
+def model_cell(model_id: str) -> tuple[str, str]:
+    f = FIELDS[f"priority_{model_id}"]
+    return f.sheet, L.a1(f.row, L.M_COL_NAME)
+
+
+def overwrite(path: Path, cells: dict[tuple[str, str], str]) -> Path:
+    """Type over cells of the form itself (its statements, its model names), as a user might."""
+    wb = openpyxl.load_workbook(path)
+    for (sheet, ref), text in cells.items():
+        wb[sheet][ref].value = text
+        wb[sheet][ref].data_type = "s"
+    wb.save(path)
+    return path
+
+
+def rounding_answers() -> dict[str, object]:
+    """System design at exactly 56.25: four of six factors rated 4, 4, 3, 2 (75, 75, 50, 25), all Medium."""
+    answers = base_answers()
+    for f in SD.factors:
+        for kind in ("rating", "importance", "control", "boost"):
+            answers.pop(f"{kind}_{f.id}", None)
+    for f, rating in zip(SD.factors, (4, 4, 3, 2), strict=False):
+        answers[f"rating_{f.id}"] = SPEC.rating[rating - 1].label
+        answers[f"importance_{f.id}"] = "Medium"
+        if rating == 2:
+            answers[f"control_{f.id}"] = SPEC.control[0].label
+        if rating == 4:
+            answers[f"boost_{f.id}"] = "Yes"
+    return answers
+
+
+>>>>>>> ae6ce84 (The form's own words: a changed factor statement or model name is a query at its cell)
 @pytest.fixture(scope="module")
 def blank(tmp_path_factory) -> Path:
     return generate(SPEC, tmp_path_factory.mktemp("blank") / "blank.xlsx", Identity(), generated_at=DAY)
@@ -79,6 +131,12 @@ def returns(tmp_path_factory, blank, soffice) -> dict[str, dict[str, Path]]:
     for name in FORMULAS:
         answers.pop(name, None)
     made["formulas"] = fill_workbook(blank, tmp / "formulas.xlsx", answers, FORMULAS)
+<<<<<<< HEAD
+=======
+    made["rounding"] = fill_workbook(blank, tmp / "rounding.xlsx", rounding_answers())
+    made["wording"] = overwrite(fill_workbook(blank, tmp / "wording.xlsx", base_answers()),
+                                {statement_cell(F[3].id): EDITED, model_cell(M[2].id): "Small government, big society"})
+>>>>>>> ae6ce84 (The form's own words: a changed factor statement or model name is a query at its cell)
     names = list(made)
     xlsx = convert([made[n] for n in names], tmp / "lo-xlsx", "xlsx")
     ods = convert([made[n] for n in names], tmp / "lo-ods", "ods")
@@ -165,3 +223,91 @@ def test_a_filled_down_formula_is_read_at_every_cell_it_covers():
 def test_an_ods_formula_is_shown_as_a_user_would_type_it():
     assert _from_of('of:=HYPERLINK("http://x";"a;b")') == '=HYPERLINK("http://x","a;b")'
     assert _from_of("of:=SUM([.C5:.C7])+['System design'.$D$5]") == "=SUM(C5:C7)+'System design'!$D$5"
+<<<<<<< HEAD
+=======
+
+
+# --- 3. one rounding rule -----------------------------------------------------------------------------------------
+
+
+def test_the_rounding_rule_is_half_away_from_zero_on_the_decimal_shown():
+    assert [shown(x) for x in (56.25, 0.05, -0.05, 48.45, 100.0, -0.04)] == \
+        ["56.3", "0.1", "-0.1", "48.5", "100.0", "0.0"]
+    assert f"{56.25:.1f}" == "56.2"  # what Python's own formatting would have shown
+    assert shown(12.5, 0) == "13" and shown(None) == "-" and shown(12.25, sign=True) == "+12.3"
+    assert rounded(56.25) == 56.3 and render_env().from_string("{{ 56.25|figure }}|{{ 2.5|figure(0) }}").render() \
+        == "56.3|3"
+
+
+def _strings(book: Path) -> list[str]:
+    wb = openpyxl.load_workbook(book)
+    return [c.value for ws in wb.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
+
+
+def test_an_aspect_at_exactly_56_25_shows_56_3_in_the_workbook_the_plan_and_scoa_score(returns, tmp_path):
+    path = returns["rounding"]["xlsx"]  # recalculated by LibreOffice
+    a = assess(path, SPEC)
+    assert a.scores.aspect(SD.id).room_for_manoeuvre == 56.25
+
+    # The workbook: LibreOffice stored 56.25 under the number format 0.0, and shows it as 56.3.
+    cell = FIELDS[f"rfm_{SD.id}"]
+    ws = openpyxl.load_workbook(path, data_only=True)[cell.sheet]
+    assert ws[cell.cell].value == 56.25 and ws[cell.cell].number_format == "0.0"
+    page = convert([path], tmp_path / "html", "html")[0].read_text(encoding="utf-8", errors="replace")
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+    assert f"{SD.name} 56.3 4 6" in text
+
+    # scoa score: the table shows 56.3; the JSON keeps the figure unrounded.
+    runner = CliRunner()
+    table = runner.invoke(main, ["score", str(path)])
+    assert table.exit_code == 0, table.output
+    line = next(x for x in table.stdout.splitlines() if x.startswith(SD.name))
+    assert line.split()[len(SD.name.split())] == "56.3"
+    as_json = json.loads(runner.invoke(main, ["score", str(path), "--json"]).stdout)
+    assert as_json["aspects"][0]["room_for_manoeuvre"] == 56.25
+    reasons = [r for m in a.scores.models for r in m.reasons if f"{SD.name} (" in r]
+    assert reasons and all(f"{SD.name} (56.3)" in r for r in reasons)
+
+    # The plan's text.
+    plan = write_plan(a, tmp_path / "plan.xlsx", made_on=DAY)
+    strings = _strings(plan)
+    assert f"Room for manoeuvre: 56.3 out of 100; 4 of {len(SD.factors)} factors rated" in " ".join(strings)
+    assert not [x for x in strings if "56.2" in x]
+
+
+# --- 5. the form's own words ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("saved_by", SAVED_BY)
+def test_a_changed_statement_or_model_name_is_a_query_showing_both_wordings(returns, saved_by):
+    a = assess(returns["wording"][saved_by], SPEC)
+    got = [(i.location, i.code.value) for i in a.issues]
+    sheet, ref = statement_cell(F[3].id)
+    msheet, mref = model_cell(M[2].id)
+    assert got == [(f"'{sheet}'!{ref}", "WORD_001"), (f"'{msheet}'!{mref}", "WORD_001")]
+    assert a.status == Status.QUERIES
+    assert a.issues[0].found == f'"{EDITED}"'
+    assert a.issues[0].expected == f'the form\'s wording: "{F[3].statement}"'
+    assert M[2].name in a.issues[1].expected and "big society" in a.issues[1].found
+    assert a.ret.factors[F[3].id].rating is not None  # still read, and scored against the form's wording
+
+
+def test_a_fingerprint_mismatch_names_the_factors_whose_wording_differs(returns, tmp_path):
+    data = yaml.safe_load(default_spec_path().read_text(encoding="utf-8"))
+    data["aspects"][0]["factors"][0]["statement"] = "Partners plan together for our place as one whole system."
+    (tmp_path / "reworded.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True),
+                                            encoding="utf-8")
+    reworded = load_spec(tmp_path / "reworded.yaml")
+    assert reworded.version == SPEC.version and reworded.fingerprint != SPEC.fingerprint
+    a = assess(returns["wording"]["ods"], reworded)
+    by_code = {}
+    for i in a.issues:
+        by_code.setdefault(i.code.value, []).append(i)
+    (fp,) = by_code["SPEC_004"]
+    assert fp.found.endswith(f"the wording differs for factors {F[0].id}, {F[3].id}")
+    assert {i.location for i in by_code["WORD_001"]} >= {f"'{SD.sheet}'!B5"}
+    # Where no statement differs, the query says the change lies elsewhere.
+    untouched = assess(returns["formulas"]["openpyxl"], dataclasses.replace(SPEC, fingerprint="0" * 16))
+    (fp,) = [i for i in untouched.issues if i.code == Code.SPEC_004]
+    assert "no factor statement in the return differs" in fp.found
+>>>>>>> ae6ce84 (The form's own words: a changed factor statement or model name is a query at its cell)
