@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import html
 import json
 import re
 import zipfile
@@ -26,16 +27,12 @@ from scoa_xl import layout as L
 from scoa_xl.check import check_return
 from scoa_xl.cli import main
 from scoa_xl.errors import CATALOGUE, Code
+from scoa_xl.figures import rounded, shown
 from scoa_xl.generate import generate
 from scoa_xl.model import Identity, Status
-<<<<<<< HEAD
-=======
-from scoa_xl.office import convert
 from scoa_xl.plan import write_plan
 from scoa_xl.render import environment as render_env
 from scoa_xl.resources import default_spec_path
-from scoa_xl.rounding import rounded, shown
->>>>>>> ae6ce84 (The form's own words: a changed factor statement or model name is a query at its cell)
 from scoa_xl.sheetxml import _from_of, formula_text, xlsx_formulas
 from scoa_xl.spec import load_spec
 
@@ -75,8 +72,6 @@ def base_answers() -> dict[str, object]:
     return answers
 
 
-<<<<<<< HEAD
-=======
 EDITED = "Partners NEVER plan together for our place."
 
 
@@ -116,7 +111,6 @@ def rounding_answers() -> dict[str, object]:
     return answers
 
 
->>>>>>> ae6ce84 (The form's own words: a changed factor statement or model name is a query at its cell)
 @pytest.fixture(scope="module")
 def blank(tmp_path_factory) -> Path:
     return generate(SPEC, tmp_path_factory.mktemp("blank") / "blank.xlsx", Identity(), generated_at=DAY)
@@ -131,12 +125,9 @@ def returns(tmp_path_factory, blank, soffice) -> dict[str, dict[str, Path]]:
     for name in FORMULAS:
         answers.pop(name, None)
     made["formulas"] = fill_workbook(blank, tmp / "formulas.xlsx", answers, FORMULAS)
-<<<<<<< HEAD
-=======
     made["rounding"] = fill_workbook(blank, tmp / "rounding.xlsx", rounding_answers())
     made["wording"] = overwrite(fill_workbook(blank, tmp / "wording.xlsx", base_answers()),
                                 {statement_cell(F[3].id): EDITED, model_cell(M[2].id): "Small government, big society"})
->>>>>>> ae6ce84 (The form's own words: a changed factor statement or model name is a query at its cell)
     names = list(made)
     xlsx = convert([made[n] for n in names], tmp / "lo-xlsx", "xlsx")
     ods = convert([made[n] for n in names], tmp / "lo-ods", "ods")
@@ -223,8 +214,6 @@ def test_a_filled_down_formula_is_read_at_every_cell_it_covers():
 def test_an_ods_formula_is_shown_as_a_user_would_type_it():
     assert _from_of('of:=HYPERLINK("http://x";"a;b")') == '=HYPERLINK("http://x","a;b")'
     assert _from_of("of:=SUM([.C5:.C7])+['System design'.$D$5]") == "=SUM(C5:C7)+'System design'!$D$5"
-<<<<<<< HEAD
-=======
 
 
 # --- 3. one rounding rule -----------------------------------------------------------------------------------------
@@ -235,8 +224,8 @@ def test_the_rounding_rule_is_half_away_from_zero_on_the_decimal_shown():
         ["56.3", "0.1", "-0.1", "48.5", "100.0", "0.0"]
     assert f"{56.25:.1f}" == "56.2"  # what Python's own formatting would have shown
     assert shown(12.5, 0) == "13" and shown(None) == "-" and shown(12.25, sign=True) == "+12.3"
-    assert rounded(56.25) == 56.3 and render_env().from_string("{{ 56.25|figure }}|{{ 2.5|figure(0) }}").render() \
-        == "56.3|3"
+    assert float(rounded(56.25)) == 56.3
+    assert render_env().from_string("{{ 56.25|figure }}|{{ 2.5|figure(0) }}").render() == "56.3|3"
 
 
 def _strings(book: Path) -> list[str]:
@@ -246,7 +235,7 @@ def _strings(book: Path) -> list[str]:
 
 def test_an_aspect_at_exactly_56_25_shows_56_3_in_the_workbook_the_plan_and_scoa_score(returns, tmp_path):
     path = returns["rounding"]["xlsx"]  # recalculated by LibreOffice
-    a = assess(path, SPEC)
+    a = check_return(path, SPEC)
     assert a.scores.aspect(SD.id).room_for_manoeuvre == 56.25
 
     # The workbook: LibreOffice stored 56.25 under the number format 0.0, and shows it as 56.3.
@@ -280,7 +269,7 @@ def test_an_aspect_at_exactly_56_25_shows_56_3_in_the_workbook_the_plan_and_scoa
 
 @pytest.mark.parametrize("saved_by", SAVED_BY)
 def test_a_changed_statement_or_model_name_is_a_query_showing_both_wordings(returns, saved_by):
-    a = assess(returns["wording"][saved_by], SPEC)
+    a = check_return(returns["wording"][saved_by], SPEC)
     got = [(i.location, i.code.value) for i in a.issues]
     sheet, ref = statement_cell(F[3].id)
     msheet, mref = model_cell(M[2].id)
@@ -299,7 +288,7 @@ def test_a_fingerprint_mismatch_names_the_factors_whose_wording_differs(returns,
                                             encoding="utf-8")
     reworded = load_spec(tmp_path / "reworded.yaml")
     assert reworded.version == SPEC.version and reworded.fingerprint != SPEC.fingerprint
-    a = assess(returns["wording"]["ods"], reworded)
+    a = check_return(returns["wording"]["ods"], reworded)
     by_code = {}
     for i in a.issues:
         by_code.setdefault(i.code.value, []).append(i)
@@ -307,7 +296,6 @@ def test_a_fingerprint_mismatch_names_the_factors_whose_wording_differs(returns,
     assert fp.found.endswith(f"the wording differs for factors {F[0].id}, {F[3].id}")
     assert {i.location for i in by_code["WORD_001"]} >= {f"'{SD.sheet}'!B5"}
     # Where no statement differs, the query says the change lies elsewhere.
-    untouched = assess(returns["formulas"]["openpyxl"], dataclasses.replace(SPEC, fingerprint="0" * 16))
+    untouched = check_return(returns["formulas"]["openpyxl"], dataclasses.replace(SPEC, fingerprint="0" * 16))
     (fp,) = [i for i in untouched.issues if i.code == Code.SPEC_004]
     assert "no factor statement in the return differs" in fp.found
->>>>>>> ae6ce84 (The form's own words: a changed factor statement or model name is a query at its cell)
