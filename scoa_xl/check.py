@@ -49,6 +49,17 @@ class CheckedReturn(IssueCounts):
 _STAMP = Cell(COVER, "A2")
 
 
+def _version_key(version: str) -> tuple[int, ...] | None:
+    parts = version.strip().lstrip("vV").split(".")
+    return tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else None
+
+
+def _newer(version: str, known: str) -> bool:
+    """Whether a form version is later than the one this copy of scoa knows ("1.10" is later than "1.9")."""
+    a, b = _version_key(version), _version_key(known)
+    return a is not None and b is not None and a > b
+
+
 def resolve_spec(meta: dict[str, str], default: Spec) -> tuple[Spec | None, dict[str, str], list[Issue], str]:
     """The spec to read a return against, any factor renames, issues about its version, and the old version."""
     spec_id, version = meta.get("spec_id", ""), meta.get("spec_version", "")
@@ -78,6 +89,9 @@ def resolve_spec(meta: dict[str, str], default: Spec) -> tuple[Spec | None, dict
             found = f"version {version}" + (f" ({'; '.join(detail)})" if detail else "")
             return default, dict(mg.renamed), [issue(Code.SPEC_003, _STAMP, found=found,
                                                      expected=f"version {default.version}")], version
+    if _newer(version, default.version):
+        return None, {}, [issue(Code.SPEC_005, _STAMP, found=f"version {version}",
+                                expected=f"version {default.version}, the newest this copy of scoa knows")], ""
     return None, {}, [issue(Code.SPEC_002, _STAMP, found=f"version {version}",
                             expected=f"version {default.version}"
                             + "".join(f" or {m.from_version}" for m in default.migrations))], ""

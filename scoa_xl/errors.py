@@ -64,6 +64,7 @@ class Code(StrEnum):
     SPEC_002 = "SPEC_002"
     SPEC_003 = "SPEC_003"
     SPEC_004 = "SPEC_004"
+    SPEC_005 = "SPEC_005"
     SHEET_001 = "SHEET_001"
     SHEET_002 = "SHEET_002"
     ID_001 = "ID_001"
@@ -136,6 +137,9 @@ CATALOGUE: dict[Code, Entry] = {
     Code.SPEC_004: Entry(Q, "The form's wording has been changed",
                          "Check that the factor statements were not edited; if they were, ask the programme team "
                          "for a fresh workbook."),
+    Code.SPEC_005: Entry(E, "Return made from a newer version of the form than this copy of scoa knows",
+                         "For the programme team: update scoa (pip install --upgrade scoa_xl), or run it with "
+                         "--spec and the spec file this workbook was made from. The respondent need do nothing."),
     Code.SHEET_001: Entry(E, "A sheet is missing",
                           "Restore the sheet from the workbook you were sent (copy it back in) or ask for a "
                           "fresh copy; do not delete or rename sheets."),

@@ -299,3 +299,44 @@ def test_a_fingerprint_mismatch_names_the_factors_whose_wording_differs(returns,
     untouched = check_return(returns["formulas"]["openpyxl"], dataclasses.replace(SPEC, fingerprint="0" * 16))
     (fp,) = [i for i in untouched.issues if i.code == Code.SPEC_004]
     assert "no factor statement in the return differs" in fp.found
+
+
+# --- 7. smaller items ----------------------------------------------------------------------------------------------
+
+
+def test_a_return_from_a_newer_form_tells_the_programme_team_to_update(returns, tmp_path):
+    data = yaml.safe_load(default_spec_path().read_text(encoding="utf-8"))
+    major, minor = (SPEC.version.split(".") + ["0"])[:2]
+    data["version"] = f"{major}.{int(minor) + 1}"
+    (tmp_path / "newer.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    newer = load_spec(tmp_path / "newer.yaml")
+    path = fill_workbook(generate(newer, tmp_path / "newer-blank.xlsx", Identity(), generated_at=DAY),
+                         tmp_path / "newer.xlsx", base_answers())
+    a = check_return(path, SPEC)
+    assert [(i.location, i.code.value) for i in a.issues] == [("'Cover'!A2", "SPEC_005")]
+    assert a.issues[0].found == f"version {newer.version}"
+    assert "update scoa" in a.issues[0].fix and "--spec" in a.issues[0].fix
+    assert "ask the programme team for the current workbook" not in a.issues[0].message.lower()
+    assert check_return(path, newer).status == Status.VALID  # given the spec that made it, it reads
+
+
+TYPED = "Good<text:tab/>joint<text:s text:c=\"3\"/>work<text:line-break/>on <text:span>system</text:span> design."
+
+
+def test_ods_text_keeps_tabs_line_breaks_and_runs_of_spaces(returns, tmp_path):
+    src = returns["rounding"]["ods"]
+    plain = f"<text:p>Good joint work on {SD.name.lower()}.</text:p>".encode()
+    with zipfile.ZipFile(src) as zf:
+        content = zf.read("content.xml")
+        assert content.count(plain) == 1
+        typed = TYPED.replace("system design", SD.name.lower()).encode()
+        content = content.replace(plain, b"<text:p>" + typed + b"</text:p><text:p>Second paragraph.</text:p>")
+        path = tmp_path / "typed.ods"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+            for info in zf.infolist():  # mimetype first and stored, as ODF requires
+                data = content if info.filename == "content.xml" else zf.read(info.filename)
+                out.writestr(info, data, compress_type=info.compress_type)
+    a = check_return(path, SPEC)
+    assert a.ret.texts[SD.id]["strengths"] == "Good\tjoint   work\non system design.\nSecond paragraph."
+    # Only text cells are read this way; everything else is as calamine read it.
+    assert a.ret.factors == check_return(src, SPEC).ret.factors
