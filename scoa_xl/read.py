@@ -15,6 +15,7 @@ import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from defusedxml import ElementTree as SafeET
 from python_calamine import CalamineWorkbook
@@ -404,7 +405,8 @@ def locate(path: Path, grid: Grid, names: dict[str, tuple[str, int, int]], meta:
         if isinstance(v, str) and v.strip().casefold() in id_labels:
             identity_rows.setdefault(id_labels[v.strip().casefold()], r)
 
-    tables = ({k: (L.COVER, r) for k, r in identity_rows.items()}, prompt_rows, factor_rows, model_rows, {})
+    tables: tuple[dict[Any, tuple[str, int]], ...] = (
+        {k: (L.COVER, r) for k, r in identity_rows.items()}, prompt_rows, factor_rows, model_rows, {})
     real_names: dict[str, str] = {}
     sheet_rows: dict[str, list[list]] = {}
     sheet_formulas: dict[str, Formulas] = {}
