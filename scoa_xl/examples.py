@@ -174,6 +174,12 @@ def make_examples(folder: Path, spec: Spec, register: Path | None = None, seed: 
     p = _return(spec, folder / f"{lead.name} - NHS partner view.xlsx",
                 who(lead, "Daniel Hughes", "West Yorkshire Integrated Care Board", "Director of strategy"), rng, 3.0)
     add(p, "valid", "a second respondent for the same council")
+    # A council forwards its workbook to its NHS partner, who changes only the organisation on the cover: a
+    # respondent of their own, not a resubmission of the council's return.
+    fwd = council(9)
+    p = _return(spec, folder / f"Fwd {fwd.name} return (NHS trust).xlsx",
+                who(fwd, people[9], f"{fwd.name} Community NHS Trust", date="2025-02-20"), rng, 2.8)
+    add(p, "valid", "a forwarded copy filled in by a partner who left the name on the cover")
     # The same return sent twice: an identical copy.
     cam = council(6)
     copy = folder / f"Copy of {cam.name} SCOA return.xlsx"
