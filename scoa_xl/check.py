@@ -18,6 +18,7 @@ from .errors import Code, Issue, IssueCounts, ReturnUnreadable, issue
 from .fileio import display_name, file_sha256
 from .layout import COVER
 from .model import Cell, Return, Scores, Severity, Spec, Status
+from .preflight import SPREADSHEET_EXTS
 from .read import locate, peek_meta
 from .score import score_return
 from .spec import find_spec
@@ -135,7 +136,7 @@ def check_paths(paths: Iterable[Path], default: Spec) -> Iterator[tuple[str, Che
     for path in paths:
         path = Path(path)
         try:
-            kind = None if path.suffix.lower() in _WORKBOOK_EXTS else sniff_container(path)
+            kind = None if path.suffix.lower() in SPREADSHEET_EXTS else sniff_container(path)
         except OSError:
             kind = None
         if kind is None:
@@ -155,8 +156,6 @@ def check_paths(paths: Iterable[Path], default: Spec) -> Iterator[tuple[str, Che
                 elif item.issue is not None and item.issue.severity == Severity.ERROR:
                     yield item.name, CheckedReturn(path, Status.UNREADABLE, [item.issue])
 
-
-_WORKBOOK_EXTS = (".xlsx", ".xlsm", ".ods", ".xls")
 
 
 def _small(a: CheckedReturn) -> CheckedReturn:

@@ -13,11 +13,12 @@ from pathlib import Path
 
 from . import layout as L
 from .clean import DONT_KNOW, match_choice, match_rating
+from .fileio import atomic_output
 from .model import CONTROLLABLE, Choice, FactorAnswer, Identity, Spec
 from .render import paragraphs
 from .score import MIN_SCORED_ASPECTS, SENSITIVITY_STEP, factor_score, score_answers, weight_of
 from .styles import Styles
-from .writer import atomic_output, fit_row, new_workbook, page_setup, radar_chart, text_lines
+from .writer import fit_row, new_workbook, page_setup, radar_chart, text_lines
 
 CARRIED_MARK = "Carried forward - please confirm"
 

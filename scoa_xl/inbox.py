@@ -18,11 +18,10 @@ from .containers import Item, iter_container, sniff_container, write_temporary
 from .errors import ReturnUnreadable
 from .fileio import display_name, file_sha256, make_dir
 from .model import Severity, Status
-from .preflight import OLE2_MAGIC, ZIP_MAGIC, sniff
-from .register import council_key, normal_name
+from .preflight import OLE2_MAGIC, SPREADSHEET_EXTS, ZIP_MAGIC, sniff
+from .register import council_key, normal_name, respondent_key
 from .results import FileRecord
 
-SPREADSHEET_EXTS = frozenset({".xlsx", ".xlsm", ".ods", ".xls"})
 MAX_DEPTH = 32  # folders within folders: deeper is not a programme team's inbox
 
 _NOT_SPREADSHEET = {
@@ -258,16 +257,6 @@ def _by_time(order: dict[str, int]) -> Callable[[FileRecord, FileRecord], int]:
     return compare
 
 
-def same_respondent_key(r: FileRecord) -> tuple[str, str, str] | None:
-    """Two returns are from the same respondent when council, name and organisation all match (case and spacing
-    aside); None when the return does not say who it is from."""
-    ckey = council_key(r.code, r.council)
-    resp = normal_name(r.respondent)
-    if not ckey or not resp:
-        return None
-    return ckey, resp, normal_name(r.organisation)
-
-
 def resolve_copies(results: list[FileRecord]) -> None:
     """Flag resubmissions: the same respondent (council, name and organisation), the older superseded by the
     newer, saying which rule decided. The same workbook filled in by another respondent is noted only."""
@@ -275,7 +264,7 @@ def resolve_copies(results: list[FileRecord]) -> None:
     live = [r for r in results if r.live and (r.council or r.workbook_id)]
     groups: dict[tuple, list[FileRecord]] = {}
     for r in live:
-        who = same_respondent_key(r)
+        who = respondent_key(r.code, r.council, r.respondent, r.organisation)
         if who is not None:
             groups.setdefault(("who", *who), []).append(r)
         elif r.workbook_id and (council_key(r.code, r.council) or normal_name(r.respondent)):

@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import Code, ReturnUnreadable, issue
-from .fileio import file_sha256  # noqa: F401 - part of pre-flight's interface
 
 MAX_FILE_BYTES = 25 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 MAX_RATIO = 100  # real returns compress 6-10:1; a zip bomb about 1000:1
 MAX_MEMBERS = 2000
+SPREADSHEET_EXTS = (".xlsx", ".xlsm", ".ods", ".xls")  # the names a workbook goes by
 MAX_CELLS = 2_000_000  # cells the reader lays out, all sheets together; a return has about 20,000
 MAX_SHEETS = 256
 
@@ -164,8 +164,8 @@ def _zip_kind(zf: zipfile.ZipFile, names: set[str]) -> str:
     elif mimetype.startswith(b"application/vnd.oasis.opendocument."):
         kind_of = mimetype[len(b"application/vnd.oasis.opendocument."):][:40].decode("ascii", "replace")
         what = f"an OpenDocument {kind_of} file, not a spreadsheet"
-    elif any(n.lower().endswith((".xlsx", ".xlsm", ".ods", ".xls")) for n in names):
-        inner = next(n for n in sorted(names) if n.lower().endswith((".xlsx", ".xlsm", ".ods", ".xls")))
+    elif any(n.lower().endswith(SPREADSHEET_EXTS) for n in names):
+        inner = next(n for n in sorted(names) if n.lower().endswith(SPREADSHEET_EXTS))
         what = f'a zip archive holding "{inner[-80:]}" (unzip it and send the workbook itself)'
     else:
         what = "a zip file that is not a workbook"

@@ -56,6 +56,15 @@ def council_key(code: str, name: str) -> str:
     return clean_text(code).upper() or normal_name(name)
 
 
+def respondent_key(code: str, council: str, name: str, organisation: str) -> tuple[str, str, str] | None:
+    """The one rule for "the same respondent": the same council, name and organisation (case and spacing aside);
+    None when a return does not say which council or who."""
+    ckey, who = council_key(code, council), normal_name(name)
+    if not ckey or not who:
+        return None
+    return ckey, who, normal_name(organisation)
+
+
 class Register:
     """A register loaded for matching (empty when none is given and the bundled one cannot be read)."""
 

@@ -16,7 +16,7 @@ from .errors import Code, issue
 from .fileio import display_name
 from .model import Identity, Spec, Status
 from .outputs import FAULTS as OUTPUT_FAULTS
-from .register import council_key, normal_name
+from .register import council_key, respondent_key
 from .results import FileRecord
 
 
@@ -70,9 +70,10 @@ def failed_read(task: ReadTask, found: str, code: Code = Code.FILE_001) -> FileR
                       [issue(code, found=found, expected="an .xlsx or .ods workbook that opens normally")])
 
 
-def respondent_key(ident: Identity) -> str:
-    """Who a return is from, as last year's returns are matched to this year's."""
-    return f"{council_key(ident.council_code, ident.council)}|{normal_name(ident.respondent)}"
+def previous_key(ident: Identity) -> str:
+    """Who a return is from, as last year's returns are matched to this year's (the one respondent rule)."""
+    who = respondent_key(ident.council_code, ident.council, ident.respondent, ident.organisation)
+    return "|".join(who or (council_key(ident.council_code, ident.council), "", ""))
 
 
 def peek(path: str, spec: Spec) -> tuple[str, str, str] | None:
@@ -80,7 +81,7 @@ def peek(path: str, spec: Spec) -> tuple[str, str, str] | None:
     a = check_return(path, spec)
     if a.ret is None or a.status == Status.UNREADABLE:
         return None
-    return respondent_key(a.ret.identity), a.ret.identity.date, path
+    return previous_key(a.ret.identity), a.ret.identity.date, path
 
 
 def read_one(task: ReadTask, spec: Spec, staging: str = "") -> FileRecord:
@@ -153,7 +154,7 @@ def plan_group(task: PlanTask, state: WorkerState) -> list[PlanDone]:
             continue
         partners = [b for _, b in checked if b is not a] if len(checked) > 1 else None
         out = staging / f"{index}.xlsx"
-        previous_path = state.previous.get(respondent_key(a.ret.identity))
+        previous_path = state.previous.get(previous_key(a.ret.identity))
         try:
             prev = check_return(previous_path, spec) if previous_path else None
             write_plan(a, out, previous=prev if prev is not None and prev.ret is not None else None,

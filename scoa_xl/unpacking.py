@@ -23,6 +23,7 @@ from .preflight import (
     MAX_MEMBERS,
     MAX_UNZIPPED_BYTES,
     OLE2_MAGIC,
+    SPREADSHEET_EXTS,
     ZIP_MAGIC,
     ole2_names,
     zip_member_count,
@@ -126,7 +127,6 @@ _WHAT_BY_TYPE = {"application/pkcs7-mime": "an encrypted email (S/MIME), which c
                  "application/pkcs7-signature": "a digital signature", "text/plain": "a text file",
                  "text/html": "a web page", "text/calendar": "a calendar invitation",
                  "text/csv": "a CSV file", "application/pdf": "a PDF document", "text/vcard": "a contact card"}
-_SPREADSHEET_EXTS = (".xlsx", ".xlsm", ".ods", ".xls")
 _HEADER = re.compile(rb"[!-9;-~]{1,76}[ \t]*:")
 _MESSAGE_HEADERS = {b"from", b"date", b"subject", b"received", b"message-id", b"mime-version", b"return-path"}
 _OTHER_HEADERS = {b"to", b"cc", b"reply-to", b"content-type", b"sender", b"delivered-to", b"x-mailer",
@@ -140,7 +140,7 @@ def _identify(data: bytes, name: str, content_type: str) -> _Found:
     lower = name.casefold()
     base = re.split(r"[/\\]", lower)[-1]
     found = _by_content(data, lower, base, content_type)
-    named = base.endswith(_SPREADSHEET_EXTS) and not base.startswith(("~$", "._"))
+    named = base.endswith(SPREADSHEET_EXTS) and not base.startswith(("~$", "._"))
     if named and not (found.container or found.spreadsheet or found.issue):
         return _Found(spreadsheet=os.path.splitext(base)[1][1:])
     return found
@@ -214,7 +214,7 @@ def _zip_what(data: bytes, lower: str) -> _Found:
         zf = zipfile.ZipFile(io.BytesIO(data))
         names = set(zf.namelist())
     except Exception:
-        if lower.endswith(_SPREADSHEET_EXTS):
+        if lower.endswith(SPREADSHEET_EXTS):
             return _Found(spreadsheet="xlsx")  # a damaged workbook: pre-flight says how
         return _Found(container=ContainerKind.ZIP)  # a damaged archive: opening it says so
     try:
@@ -231,7 +231,7 @@ def _ole_what(data: bytes, lower: str) -> _Found:
     except ReturnUnreadable:
         if lower.endswith(".msg"):
             return _Found(container=ContainerKind.MSG)  # opening it says it is damaged
-        if lower.endswith(_SPREADSHEET_EXTS):
+        if lower.endswith(SPREADSHEET_EXTS):
             return _Found(spreadsheet="xls")
         return _Found(what="a damaged old Office file")
     # Outlook's streams, not the OLE2 magic alone: .xls files and encrypted workbooks share it.

@@ -18,8 +18,6 @@ from pathlib import Path
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from .fileio import atomic_output  # noqa: F401 - writers open their output through it
-
 SAFE_TEXT = {"strings_to_formulas": False, "strings_to_numbers": False, "strings_to_urls": False}
 
 _PREPARED: dict[tuple, str] = {}
