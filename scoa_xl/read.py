@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
+from collections.abc import Container
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from . import layout as L
 from .errors import Code, ReturnUnreadable, issue
 from .model import Cell, FieldKind, Raw, Spec
 from .preflight import Sniffed, sniff
-from .sheetxml import Formulas, Texts, formula_text, ods_cells, xlsx_formulas, xlsx_sheet_parts
+from .sheetxml import Formulas, Texts, formula_text, ods_cells, xlsx_formula_refs, xlsx_formulas, xlsx_sheet_parts
 
 READ_BY_NAMES = "defined names"
 READ_BY_IDS = "factor ids in the rows"
@@ -227,6 +228,7 @@ class Grid:
         self._kind = sniffed.kind if sniffed else ""
         self._xml = sniffed.parts if sniffed else {}  # unpacked by the pre-flight look
         self._formulas: dict[str, Formulas] = {}
+        self._formula_refs: dict[str, Container[bytes] | None] = {}
         self._ods: dict[str, tuple[Formulas, Texts]] | None = None
         self._parts: dict[str, str] | None = None
         self.names = list(wb.sheet_names)
@@ -265,6 +267,33 @@ class Grid:
     def real_name(self, sheet: str) -> str:
         return self._by_fold.get(sheet.casefold(), sheet)
 
+    def sheets_read(self) -> list[str]:
+        """The sheets read so far (by their names in the workbook), in the order they were first read."""
+        return list(self._rows)
+
+    def formula_cells(self, sheet: str) -> Container[bytes] | None:
+        """The addresses (b"C5") of a sheet's cells that hold a formula, where a quick look can tell them without
+        reading the formulas; None where it cannot (ask `formula` for each cell then)."""
+        real = self.real_name(sheet)
+        if real not in self._formula_refs:
+            refs = None
+            if self._kind in ("xlsx", "xlsm") and real not in self._formulas:
+                part = self._sheet_part(real)
+                refs = xlsx_formula_refs(self._xml[part]) if part is not None else frozenset()
+            self._formula_refs[real] = refs
+        return self._formula_refs[real]
+
+    def formula(self, sheet: str, row: int, col: int) -> str | None:
+        """The formula a cell holds, as typed ("=2+2"); None for a cell without one."""
+        found = self.formulas(sheet).get((row, col))
+        return None if found is None else formula_text(found)
+
+    def _sheet_part(self, real: str) -> str | None:
+        if self._parts is None:
+            self._parts = xlsx_sheet_parts(self._xml)
+        part = self._parts.get(real)
+        return part if part is not None and part in self._xml else None
+
     def formulas(self, sheet: str) -> Formulas:
         """The cells of a sheet that hold a formula, (row, col) -> the formula as typed; {} for .xls."""
         real = self.real_name(sheet)
@@ -274,10 +303,8 @@ class Grid:
         if self._kind == "ods":
             found = self._ods_sheets().get(real, ({}, {}))[0]
         elif self._kind in ("xlsx", "xlsm"):
-            if self._parts is None:
-                self._parts = xlsx_sheet_parts(self._xml)
-            part = self._parts.get(real)
-            if part is not None and part in self._xml:
+            part = self._sheet_part(real)
+            if part is not None:
                 found = xlsx_formulas(self._xml[part])
         self._formulas[real] = found
         return found
@@ -358,20 +385,111 @@ def _find_rows(grid: Grid, sheet: str, col: int, ids: set[str]) -> dict[str, int
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where one input field was found: its cell, and (for a rating or priority) the form's words beside it."""
+
+    field: L.Field
+    sheet: str  # as the spec names it (the grid's key)
+    row: int
+    col: int
+    cell: Cell  # as the workbook names the sheet
+    ref: bytes  # the cell's address, as the sheet's XML writes it
+    wording: tuple[int, Cell] | None  # the column of the statement or model name in the same row, and its cell
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Where every field of a spec sits in one arrangement of a workbook: the same for every return whose defined
+    names, sheet names and row keys (column A of every sheet looked at) are the same, as returns of one form are."""
+
+    read_by: str
+    missing_sheets: tuple[str, ...]
+    targets: tuple[_Target, ...]
+    absent: tuple[L.Field, ...]  # fields found neither by name nor by row
+    carried: tuple[tuple[str, str, int, Cell], ...]  # factor id, sheet, row, the carried-forward mark's cell
+    keys: tuple[tuple[str, tuple], ...]  # (sheet, its row keys) that the plan was made from
+
+
+_PLANS: dict[tuple, list[_Plan]] = {}
+_PLANS_LIMIT = 64
+
+
+def _row_keys(grid: Grid, sheet: str) -> tuple:
+    return tuple([row[0] if row else None for row in grid.rows(sheet)])
+
+
 def locate(path: Path, grid: Grid, names: dict[str, tuple[str, int, int]], meta: dict[str, str], spec: Spec,
            sniffed: Sniffed, renamed: dict[str, str] | None = None) -> RawReturn:
     """Find every field of the spec in the workbook and take its value."""
+    plan = _known_plan(grid, names, spec, renamed)
+    raw = RawReturn(path, sniffed.kind, plan.read_by, spec, meta, macros=sniffed.macros, sniffed=sniffed)
+    raw.missing_sheets = list(plan.missing_sheets)
+    values = raw.values
+    for f in plan.absent:
+        if f.factor and f.kind == FieldKind.RATING:
+            raw.missing_factors[f.factor] = Cell(f.sheet, f.cell)
+        if f.model:
+            raw.missing_models[f.model] = Cell(f.sheet, f.cell)
+        values[f.name] = Raw(None, None)
+    ods = raw.file_format == "ods"
+    sheet = ""
+    rows: list[list] = []
+    refs: Container[bytes] | None = None
+    for t in plan.targets:  # runs for every input cell of every return: kept to lookups
+        if t.sheet != sheet:
+            sheet, rows, refs = t.sheet, grid.rows(t.sheet), grid.formula_cells(t.sheet)
+        r, c, f = t.row, t.col, t.field
+        line = rows[r] if 0 <= r < len(rows) else ()
+        v = line[c] if 0 <= c < len(line) else None
+        formula = grid.formula(sheet, r, c) if refs is None or t.ref in refs else None
+        if ods and formula is None and f.kind == FieldKind.TEXT:
+            v = grid.typed_texts(sheet).get((r, c), v)
+        values[f.name] = Raw(None if v == "" else v, t.cell, formula)
+        if t.wording is not None:
+            wc, where = t.wording
+            w = line[wc] if 0 <= wc < len(line) else None
+            kept = raw.statements if f.kind == FieldKind.RATING else raw.model_names
+            kept[f.factor or f.model or ""] = Raw(None if w == "" else w, where)
+    for fid, sheet, r, where in plan.carried:
+        raw.carried[fid] = Raw(grid.value(sheet, r, L.COL_CARRIED), where)
+    return raw
+
+
+def _known_plan(grid: Grid, names: dict[str, tuple[str, int, int]], spec: Spec,
+                renamed: dict[str, str] | None) -> _Plan:
+    """The plan for this workbook's arrangement: one made for an earlier return where every row key it was made
+    from is the same here, else a new one."""
+    renamed = renamed or {}
+    key = (id(spec), spec.fingerprint, tuple(sorted(renamed.items())), tuple(grid.names),
+           _names_key(names))
+    known = _PLANS.get(key)
+    for plan in known or ():
+        if all(_row_keys(grid, sheet) == keys for sheet, keys in plan.keys):
+            return plan
+    plan = _plan(grid, names, spec, renamed)
+    if len(_PLANS) >= _PLANS_LIMIT:
+        _PLANS.clear()
+    plans = _PLANS.setdefault(key, [])
+    if len(plans) < 8:  # a batch of returns saved by many tools: a few arrangements each, not one per file
+        plans.append(plan)
+    return plan
+
+
+def _names_key(names: dict[str, tuple[str, int, int]]) -> object:
+    return tuple(names.items())
+
+
+def _plan(grid: Grid, names: dict[str, tuple[str, int, int]], spec: Spec, renamed: dict[str, str]) -> _Plan:
+    """Find every field of the spec in the workbook: by its defined name, or by the id or label in its row."""
     input_fields = _input_fields(spec)
     present = {sheet for sheet in {t[0] for t in names.values()} if grid.has(sheet)}
     usable = {n: t for n, t in names.items() if t[0] in present}
     by_names = sum(1 for _, key, *_ in input_fields if key in usable) >= len(input_fields) // 2
-    raw = RawReturn(path, sniffed.kind, READ_BY_NAMES if by_names else READ_BY_IDS, spec, meta,
-                    macros=sniffed.macros, sniffed=sniffed)
     needed = [L.COVER, *[a.sheet for a in spec.aspects], L.MODELS]
-    raw.missing_sheets = [s for s in needed if not grid.has(s)]
+    missing_sheets = tuple(s for s in needed if not grid.has(s))
 
     # Rows by id, for fields whose names were dropped (or a return from an earlier form version).
-    renamed = renamed or {}
     factor_rows: dict[str, tuple[str, int]] = {}
     for aspect in spec.aspects:
         if not grid.has(aspect.sheet):
@@ -407,9 +525,8 @@ def locate(path: Path, grid: Grid, names: dict[str, tuple[str, int, int]], meta:
 
     tables: tuple[dict[Any, tuple[str, int]], ...] = (
         {k: (L.COVER, r) for k, r in identity_rows.items()}, prompt_rows, factor_rows, model_rows, {})
-    real_names: dict[str, str] = {}
-    sheet_rows: dict[str, list[list]] = {}
-    sheet_formulas: dict[str, Formulas] = {}
+    targets: list[_Target] = []
+    absent: list[L.Field] = []
     for f, key, table, position, col in input_fields:
         target = usable.get(key) if by_names else None
         hit = tables[table].get(position)
@@ -419,34 +536,20 @@ def locate(path: Path, grid: Grid, names: dict[str, tuple[str, int, int]], meta:
             # not move names along): the id or label written in the row is then the better guide.
             target = by_id
         if target is None:
-            if f.factor and f.kind == FieldKind.RATING:
-                raw.missing_factors[f.factor] = Cell(f.sheet, f.cell)
-            if f.model:
-                raw.missing_models[f.model] = Cell(f.sheet, f.cell)
-            raw.values[f.name] = Raw(None, None)
+            absent.append(f)
             continue
         sheet, r, c = target
-        if sheet not in real_names:
-            real_names[sheet], sheet_rows[sheet] = grid.real_name(sheet), grid.rows(sheet)
-            sheet_formulas[sheet] = grid.formulas(sheet)
-        rows = sheet_rows[sheet]  # Grid.value, inlined: this loop runs for every input cell of every return
-        v = rows[r][c] if 0 <= r < len(rows) and 0 <= c < len(rows[r]) else None
-        formula = sheet_formulas[sheet].get((r, c))
-        if formula is not None:
-            formula = formula_text(formula)
-        if f.kind == FieldKind.TEXT and formula is None and raw.file_format == "ods":
-            v = grid.typed_texts(sheet).get((r, c), v)
-        raw.values[f.name] = Raw(None if v == "" else v, _cell(real_names[sheet], r, c), formula)
+        real = grid.real_name(sheet)
+        wording = None
         if f.kind == FieldKind.RATING or f.kind == FieldKind.PRIORITY:
             # The statement (or model name) sits in the same row, as far left of the answer as the form put it.
             wc = c - (L.COL_RATING - L.COL_STATEMENT if f.kind == FieldKind.RATING else L.M_COL_PRIORITY - L.M_COL_NAME)
-            w = rows[r][wc] if 0 <= r < len(rows) and 0 <= wc < len(rows[r]) else None
-            kept = raw.statements if f.kind == FieldKind.RATING else raw.model_names
-            kept[f.factor or f.model or ""] = Raw(None if w == "" else w, _cell(real_names[sheet], r, wc))
-    for fid, (sheet, r) in factor_rows.items():
-        mark = grid.value(sheet, r, L.COL_CARRIED)
-        raw.carried[fid] = Raw(mark, Cell(grid.real_name(sheet), cell_ref(r, L.COL_CARRIED)))
-    return raw
+            wording = (wc, _cell(real, r, wc))
+        targets.append(_Target(f, sheet, r, c, _cell(real, r, c), cell_ref(r, c).encode(), wording))
+    carried = tuple((fid, sheet, r, Cell(grid.real_name(sheet), cell_ref(r, L.COL_CARRIED)))
+                    for fid, (sheet, r) in factor_rows.items())
+    return _Plan(READ_BY_NAMES if by_names else READ_BY_IDS, missing_sheets, tuple(targets), tuple(absent), carried,
+                 tuple((sheet, _row_keys(grid, sheet)) for sheet in grid.sheets_read()))
 
 
 # Where a field is found when its name is not: in which table of rows found by id or label (below), under what key,
