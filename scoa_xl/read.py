@@ -12,9 +12,9 @@ import io
 import re
 import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Container
 from dataclasses import dataclass, field
 from functools import lru_cache
-from collections.abc import Container
 from pathlib import Path
 from typing import Any
 
