@@ -36,8 +36,17 @@ def clean_text(value: object) -> str:
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
     if isinstance(value, dt.date):
         return value.isoformat()
-    text = unicodedata.normalize("NFC", str(value)).translate(_TRANSLATE).translate(_BIDI)
+    text = str(value)
+    # A return's short texts are mostly the same few labels and headings: each is tidied once.
+    return _clean_short(text) if len(text) <= _MEMO_CHARS else _clean_str(text)
+
+
+def _clean_str(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).translate(_TRANSLATE).translate(_BIDI)
     return _SPACES.sub(" ", text).strip()
+
+
+_clean_short = lru_cache(maxsize=16384)(_clean_str)
 
 
 def clean_long_text(value: object) -> str:

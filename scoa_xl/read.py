@@ -138,15 +138,23 @@ def _names_in_block(block: bytes) -> dict[str, tuple[str, int, int]] | None:
     return out
 
 
-def defined_names(data: bytes, fmt: str) -> dict[str, tuple[str, int, int]]:
-    """Workbook-level defined names that point at a single cell."""
+def defined_names(data: bytes, fmt: str, parts: dict[str, bytes] | None = None) -> dict[str, tuple[str, int, int]]:
+    """Workbook-level defined names that point at a single cell. `parts` are those pre-flight kept unpacked
+    (the workbook's index among them): used when there, so the zip is not opened again."""
     out: dict[str, tuple[str, int, int]] = {}
+    kept = (parts or {}).get("xl/workbook.xml") if fmt in ("xlsx", "xlsm") else None
+    if kept is not None:
+        if len(kept) > _MAX_NAMES_XML:
+            return {}
+        known = _remembered_names(kept)
+        if known is not None:
+            return dict(known)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             if fmt in ("xlsx", "xlsm"):
                 if zf.getinfo("xl/workbook.xml").file_size > _MAX_NAMES_XML:
                     return {}  # no real workbook's index is this big: read by the ids in the rows instead
-                raw = zf.read("xl/workbook.xml")
+                raw = kept if kept is not None else zf.read("xl/workbook.xml")
                 known = _remembered_names(raw)
                 if known is not None:
                     return dict(known)
@@ -371,7 +379,7 @@ def peek_meta(path: Path | str) -> tuple[dict[str, str], Sniffed, bytes, Grid, d
     """The form stamp of a return, plus what was opened to find it (so the file is read once)."""
     sniffed, data, wb = open_workbook(Path(path))
     grid = Grid(wb, sniffed)
-    names = defined_names(data, sniffed.kind)
+    names = defined_names(data, sniffed.kind, sniffed.parts)
     return read_meta(grid, data, sniffed.kind, names), sniffed, data, grid, names
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from functools import lru_cache
 from typing import cast
 
 from . import layout as L
@@ -32,6 +33,7 @@ def status_of(issues: list[Issue]) -> Status:
     return Status.VALID
 
 
+@lru_cache(maxsize=256)  # a form has a handful of dropdown lists
 def _labels(choices) -> str:
     return ", ".join(f'"{c.label}"' for c in choices)
 
