@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .consolidate import Respondent, consolidate
-from .errors import Code, InputError, issue
+from .errors import InputError, issue, worker_failed
 from .fileio import is_inside, make_dir
 from .inbox import classify, discover, expand, fingerprint, mark_duplicates, parse_date, resolve_copies
 from .model import CONTROL_IDS, Spec, Status
@@ -38,9 +38,7 @@ from .register import Register
 from .results import BatchResult, FileRecord, Spool
 from .tasks import PeekTask, PlanDone, PlanTask, ReadTask, WorkerState, failed_read, handle, plan_tasks
 from .validate import status_of
-from .workers import DEFAULT_JOBS, Pool, TaskFailed
-
-DEFAULT_TIME_LIMIT = 60.0  # seconds per file: generous for a real return (tens of ms), short enough to notice
+from .workers import DEFAULT_JOBS, TIME_LIMIT, Pool, TaskFailed
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total): "Reading returns", "Writing plans"
 
@@ -64,7 +62,7 @@ def check_folders(folder: Path, out: Path) -> None:
 
 def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, jobs: int = DEFAULT_JOBS,
               progress: Progress | None = None, previous: Path | None = None,
-              time_limit: float = DEFAULT_TIME_LIMIT, drafts: bool = False) -> BatchResult:
+              time_limit: float = TIME_LIMIT, drafts: bool = False) -> BatchResult:
     """Read every file of `folder`, write plans, feedback and summary.xlsx into `out` (and, with `drafts`, an
     unsent email per letter and a reminder per council on the register that has not returned); never stop on a
     file."""
@@ -190,13 +188,11 @@ def _settle(r: FileRecord, task: ReadTask, res: object, failure: str, limit: flo
     if failure == "timeout":
         if isinstance(res, FileRecord) and res.staged_plan:
             Path(res.staged_plan).unlink(missing_ok=True)
-        res = FileRecord(r.file, r.path, Status.UNREADABLE, [issue(
-            Code.FILE_006, found=f"no result after {limit:g} seconds",
-            expected=f"a workbook that can be read within {limit:g} seconds")])
+        res = FileRecord(r.file, r.path, Status.UNREADABLE, [worker_failed(failure, limit)])
     elif isinstance(res, TaskFailed):
-        res = failed_read(task, f"a file that stopped the reader ({res.name})")
+        res = failed_read(task, worker_failed("error", limit, res.name))
     elif not isinstance(res, FileRecord):
-        res = failed_read(task, "a file that stopped the reader (it may be damaged)")
+        res = failed_read(task, worker_failed("crash", limit))
     res.path, res.file, res.sha256 = r.path, r.file, r.sha256 or res.sha256
     res.mtime_ns, res.source = r.mtime_ns, r.source
     if r.issues:  # found when its email or archive was opened (MAIL_009): kept before what reading it found

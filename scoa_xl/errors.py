@@ -285,6 +285,19 @@ def issue(code: Code, where: Cell | None = None, found: str = "", expected: str 
     return Issue(entry.severity, code, sheet, cell, found, expected, entry.fix, entry.title)
 
 
+def worker_failed(failure: str, limit: float, error: str = "") -> Issue:
+    """The issue for a file whose worker process gave no answer: it overran `limit` seconds ("timeout"), raised
+    `error` ("error"), or died ("crash")."""
+    if failure == "timeout":
+        return issue(Code.FILE_006, found=f"no result after {limit:g} seconds",
+                     expected=f"a workbook that can be read within {limit:g} seconds")
+    found = f"a file that stopped the reader ({error or 'it may be damaged'})"
+    return issue(Code.FILE_001, found=found, expected=_OPENS_NORMALLY)
+
+
+_OPENS_NORMALLY = "an .xlsx or .ods workbook that opens normally"
+
+
 def show(value: object) -> str:
     """How a found value is quoted in a message."""
     if value is None or value == "":

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .check import CheckedReturn, check_return
-from .errors import Code, issue
+from .errors import Issue
 from .fileio import display_name
 from .model import Identity, Spec, Status
 from .outputs import FAULTS as OUTPUT_FAULTS
@@ -65,9 +65,8 @@ def handle(task: Any, state: WorkerState) -> Any:
     raise TypeError(f"not a batch task: {type(task).__name__}")
 
 
-def failed_read(task: ReadTask, found: str, code: Code = Code.FILE_001) -> FileRecord:
-    return FileRecord(task.file, Path(task.path), Status.UNREADABLE,
-                      [issue(code, found=found, expected="an .xlsx or .ods workbook that opens normally")])
+def failed_read(task: ReadTask, problem: Issue) -> FileRecord:
+    return FileRecord(task.file, Path(task.path), Status.UNREADABLE, [problem])
 
 
 def previous_key(ident: Identity) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 # worker per core pays; more workers than cores do not. Capped at 4 to keep memory modest.
 DEFAULT_JOBS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                           else os.cpu_count() or 1))
+TIME_LIMIT = 60.0  # seconds per file: generous for a real return (tens of ms), short enough to notice
 WATCH = 1.0  # seconds between a waiting worker's checks that its parent is still there
 
 Handler = Callable[[Any, Any], Any]  # (task, state) -> result, run in the worker

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import shutil
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +28,7 @@ from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 
 from scoa_xl import layout as L
-from scoa_xl.check import check_return
+from scoa_xl.check import PARALLEL_FROM, check_paths, check_return
 from scoa_xl.cli import main
 from scoa_xl.errors import CATALOGUE, Code, SpecError
 from scoa_xl.generate import CARRIED_MARK, Prefill, generate
@@ -701,6 +702,29 @@ def test_check_table(complete, fill):
     assert [r[:4] for r in rows] == [[str(invalid), "'System design'!C7", "error", "VAL_001"],
                                      [str(invalid), "'System design'!F8", "query", "ANS_002"]]
     assert rows[0][4].startswith(CATALOGUE[Code.VAL_001].title)
+
+
+def test_check_in_workers_reports_as_one_process_does(complete, fill, tmp_path):
+    """A folder large enough to be checked by worker processes gives the same answers, in the order given; a file
+    that takes too long is reported as unreadable (FILE_006) and the others are still checked."""
+    invalid = fill({f"rating_{NEUTRAL.id}": "seven"}, name="invalid.xlsx")
+    junk = tmp_path / "junk.xlsx"
+    junk.write_bytes(b"PK\x03\x04 not a zip")
+    paths = []
+    for k in range(PARALLEL_FROM + 5):
+        dup = tmp_path / f"r{k:03}.xlsx"
+        shutil.copyfile((complete, invalid, junk)[k % 3], dup)
+        paths.append(dup)
+
+    def seen(results):
+        return [(name, a.status, [(i.location, i.code) for i in a.issues]) for name, a in results]
+
+    alone = seen(check_paths(paths, SPEC, jobs=1))
+    assert [s for _, s, _ in alone[:3]] == [Status.VALID, Status.INVALID, Status.UNREADABLE]
+    assert seen(check_paths(paths, SPEC, jobs=2)) == alone
+    late = list(check_paths(paths, SPEC, jobs=2, time_limit=0.0))  # every file overruns a limit of no time at all
+    assert [name for name, _ in late] == [name for name, _, _ in alone]
+    assert {(a.status, tuple(i.code for i in a.issues)) for _, a in late} == {(Status.UNREADABLE, (Code.FILE_006,))}
 
 
 def test_check_with_a_bad_spec_no_traceback_unless_debug(complete, tmp_path):
