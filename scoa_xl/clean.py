@@ -72,17 +72,30 @@ def match_choice(value: object, choices: tuple[Choice, ...]) -> object:
     the label's leading number ("4" for "4 - Supports us"), and yes/no words for booleans.
     """
     if isinstance(value, str | float | int | bool) and len(str(value)) <= _MEMO_CHARS:
-        # A return holds a few hundred dropdown answers drawn from a handful of labels: each is worked out once.
-        return _match_memo(value, choices)
+        # A return holds a few hundred dropdown answers drawn from a handful of labels: each is worked out once,
+        # in a table per list of choices (found by identity: hashing the list for every answer cost more than
+        # matching it).
+        held = _TABLES.get(id(choices))
+        if held is None or held[0] is not choices:
+            if len(_TABLES) >= _MAX_TABLES:
+                _TABLES.clear()
+            held = _TABLES[id(choices)] = (choices, {})
+        table = held[1]
+        key = (type(value), value)  # 1, 1.0 and True are different entries
+        found = table.get(key, _MISSING)
+        if found is _MISSING:
+            if len(table) >= _MAX_TABLE:
+                table.clear()
+            found = table[key] = _match(value, choices)
+        return found
     return _match(value, choices)
 
 
 _MEMO_CHARS = 200  # a longer entry is not a dropdown label: worked out each time, never remembered
-
-
-@lru_cache(maxsize=8192, typed=True)  # typed: 1, 1.0 and True are different entries
-def _match_memo(value: object, choices: tuple[Choice, ...]) -> object:
-    return _match(value, choices)
+_MAX_TABLES, _MAX_TABLE = 64, 8192
+_MISSING = object()
+# id(choices) -> (choices, {(type, value): match}); holding `choices` keeps its id from being reused.
+_TABLES: dict[int, tuple[tuple[Choice, ...], dict[tuple[type, object], object]]] = {}
 
 
 def _match(value: object, choices: tuple[Choice, ...]) -> object:

@@ -304,7 +304,11 @@ _NOT_SMALL_REF = re.compile(rb'<c r="(?![A-Z][0-9]{1,3}")')  # an address beyond
 SMALL_SHEET = 26 * 999  # cells from A1 to Z999: the bound for a sheet whose every address is within it
 
 
-def _cell_tags(xml: bytes) -> int:
+def _cell_tags(xml: bytes, plain: int) -> int:
+    """The <c> tags in a sheet, given `plain`, the count of those written <c r="...: when every "<c" is one of
+    those or a <col, <cf or <cu... tag, that is the answer (two passes fewer than counting each way a tag ends)."""
+    if xml.count(b"<c") == plain + xml.count(b"<co") + xml.count(b"<cf") + xml.count(b"<cu"):
+        return plain
     return sum(xml.count(b"<c" + end) for end in (b" ", b"\t", b"\n", b"\r", b">", b"/"))
 
 
@@ -314,8 +318,9 @@ def _xlsx_cells(xml: bytes, quick: bool = True) -> int:
     if quick and b":c" not in xml and b":row" not in xml:
         # The usual sheet (the form's reach ends well before column Z and row 999) is told by counting and one
         # search that stops at the first address beyond it, without listing every cell.
-        tags = _cell_tags(xml)
-        if tags == xml.count(b'<c r="') and not _NOT_SMALL_REF.search(xml):
+        plain = xml.count(b'<c r="')
+        tags = _cell_tags(xml, plain)
+        if tags == plain and not _NOT_SMALL_REF.search(xml):
             return SMALL_SHEET if tags else 0
     if (b":c" not in xml and b":row" not in xml) or not _PREFIXED.search(xml):
         refs = _CELL_R.findall(xml)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from functools import lru_cache
 from typing import cast
 
 from . import layout as L
@@ -33,7 +32,6 @@ def status_of(issues: list[Issue]) -> Status:
     return Status.VALID
 
 
-@lru_cache(maxsize=256)  # a form has a handful of dropdown lists
 def _labels(choices) -> str:
     return ", ".join(f'"{c.label}"' for c in choices)
 
@@ -91,7 +89,7 @@ def _typed(raw: Raw) -> bool:
 
 def _choice(raw: Raw, choices, code: Code, issues: list[Issue], also: str = "") -> object:
     """The value a dropdown cell holds; an entry off the list is reported (as `code`) and counts as blank."""
-    if _formula_answer(raw, issues, _labels(choices) + also):
+    if raw.formula is not None and _formula_answer(raw, issues, _labels(choices) + also):
         return None
     value = match_choice(raw.value, choices)
     if value is NOT_ON_LIST or value is DONT_KNOW:
