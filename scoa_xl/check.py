@@ -163,8 +163,6 @@ def check_paths(paths: Iterable[Path], default: Spec, jobs: int | None = 1,
                 at += 1
 
 
-
-
 def _check_task(task: tuple[int, Path], spec: Spec) -> list[tuple[str, CheckedReturn]]:
     return list(_check_one(task[1], spec))
 

@@ -93,6 +93,10 @@ def main(ctx: click.Context, debug: bool) -> None:
 spec_option = click.option("--spec", "spec_path", type=click.Path(dir_okay=False, path_type=Path),
                            help="Spec file (default: the bundled workbook_specs/scoa.yaml).")
 
+# The default is workers.TIME_LIMIT, written out so start-up does not import the worker pool.
+time_limit_option = click.option("--time-limit", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+                                 help="Seconds allowed to read one file before it is reported as taking too long.")
+
 
 def _spec(path: Path | None):
     from .spec import load_spec
@@ -261,8 +265,7 @@ def fields(workbook: Path | None, as_json: bool, spec_path: Path | None) -> None
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,
               help="Worker processes checking the returns when there are many (default: one per core, at most 4).")
-@click.option("--time-limit", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
-              help="Seconds a file may take when checked by the workers before it is reported as unreadable.")
+@time_limit_option
 @spec_option
 def check(returns: tuple[Path, ...], as_json: bool, jobs: int | None, time_limit: float,
           spec_path: Path | None) -> None:
@@ -425,8 +428,7 @@ def plan(return_file: Path, output: Path | None, previous_file: Path | None, spe
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no closing message.")
 @click.option("--previous", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of last year's returns: each plan then shows the change since last year.")
-@click.option("--time-limit", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
-              help="Seconds allowed to read one file before it is reported as taking too long.")
+@time_limit_option
 @click.option("--drafts", is_flag=True,
               help="Also write OUT/drafts/: one unsent email (.eml) per feedback letter, to the address the return "
                    "came from (else the register's email), with the plan attached; with --register, a reminder for "

@@ -292,10 +292,7 @@ def worker_failed(failure: str, limit: float, error: str = "") -> Issue:
         return issue(Code.FILE_006, found=f"no result after {limit:g} seconds",
                      expected=f"a workbook that can be read within {limit:g} seconds")
     found = f"a file that stopped the reader ({error or 'it may be damaged'})"
-    return issue(Code.FILE_001, found=found, expected=_OPENS_NORMALLY)
-
-
-_OPENS_NORMALLY = "an .xlsx or .ods workbook that opens normally"
+    return issue(Code.FILE_001, found=found, expected="an .xlsx or .ods workbook that opens normally")
 
 
 def show(value: object) -> str:

@@ -139,37 +139,36 @@ def _names_in_block(block: bytes) -> dict[str, tuple[str, int, int]] | None:
 
 
 def defined_names(data: bytes, fmt: str, parts: dict[str, bytes] | None = None) -> dict[str, tuple[str, int, int]]:
-    """Workbook-level defined names that point at a single cell. `parts` are those pre-flight kept unpacked
-    (the workbook's index among them): used when there, so the zip is not opened again."""
+    """Workbook-level defined names that point at a single cell. `parts` are those pre-flight kept unpacked (the
+    workbook's index, or an .ods's content.xml, among them): the zip is opened only for a part not kept there."""
+    part = "content.xml" if fmt == "ods" else "xl/workbook.xml" if fmt in ("xlsx", "xlsm") else None
+    if part is None:
+        return {}
     out: dict[str, tuple[str, int, int]] = {}
-    kept = (parts or {}).get("xl/workbook.xml") if fmt in ("xlsx", "xlsm") else None
-    if kept is not None:
-        if len(kept) > _MAX_NAMES_XML:
-            return {}
-        known = _remembered_names(kept)
+    try:
+        raw = (parts or {}).get(part)
+        if raw is None:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                if fmt != "ods" and zf.getinfo(part).file_size > _MAX_NAMES_XML:
+                    return {}
+                raw = zf.read(part)
+        if fmt == "ods":
+            root = SafeET.fromstring(_ods_names_only(raw))
+            for nr in root.iter(f"{{{_ODS_NS['table']}}}named-range"):
+                target = parse_ref(nr.get(f"{{{_ODS_NS['table']}}}cell-range-address", ""))
+                if target:
+                    out[nr.get(f"{{{_ODS_NS['table']}}}name", "").casefold()] = target
+            return out
+        if len(raw) > _MAX_NAMES_XML:
+            return {}  # no real workbook's index is this big: read by the ids in the rows instead
+        known = _remembered_names(raw)
         if known is not None:
             return dict(known)
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            if fmt in ("xlsx", "xlsm"):
-                if zf.getinfo("xl/workbook.xml").file_size > _MAX_NAMES_XML:
-                    return {}  # no real workbook's index is this big: read by the ids in the rows instead
-                raw = kept if kept is not None else zf.read("xl/workbook.xml")
-                known = _remembered_names(raw)
-                if known is not None:
-                    return dict(known)
-                root = _parse_xml(raw)
-                for dn in root.iter(f"{_MAIN_NS}definedName"):
-                    if dn.get("localSheetId") is None and dn.text:
-                        target = parse_ref(dn.text)
-                        if target:
-                            out[dn.get("name", "").casefold()] = target
-            elif fmt == "ods":
-                root = SafeET.fromstring(_ods_names_only(zf.read("content.xml")))
-                for nr in root.iter(f"{{{_ODS_NS['table']}}}named-range"):
-                    target = parse_ref(nr.get(f"{{{_ODS_NS['table']}}}cell-range-address", ""))
-                    if target:
-                        out[nr.get(f"{{{_ODS_NS['table']}}}name", "").casefold()] = target
+        for dn in _parse_xml(raw).iter(f"{_MAIN_NS}definedName"):
+            if dn.get("localSheetId") is None and dn.text:
+                target = parse_ref(dn.text)
+                if target:
+                    out[dn.get("name", "").casefold()] = target
     except (KeyError, zipfile.BadZipFile, SafeET.ParseError, ValueError):
         return {}
     except Exception:  # defusedxml refuses entity tricks: treat as "no names", calamine decides the rest
@@ -421,9 +420,12 @@ class _Plan:
 
 _PLANS: dict[tuple, list[_Plan]] = {}
 _PLANS_LIMIT = 64
+_PLANS_PER_KEY = 8  # a batch of returns saved by many tools: a few arrangements each, not one per file
 
 
 def _row_keys(grid: Grid, sheet: str) -> tuple:
+    """Column A of a sheet, row by row: every row _plan finds by id or label it finds there (L.COL_ID, L.M_COL_ID
+    and the cover's labels are all column A), so a plan holds wherever these are the same."""
     return tuple([row[0] if row else None for row in grid.rows(sheet)])
 
 
@@ -469,8 +471,7 @@ def _known_plan(grid: Grid, names: dict[str, tuple[str, int, int]], spec: Spec,
     """The plan for this workbook's arrangement: one made for an earlier return where every row key it was made
     from is the same here, else a new one."""
     renamed = renamed or {}
-    key = (id(spec), spec.fingerprint, tuple(sorted(renamed.items())), tuple(grid.names),
-           _names_key(names))
+    key = (id(spec), spec.fingerprint, tuple(sorted(renamed.items())), tuple(grid.names), tuple(names.items()))
     known = _PLANS.get(key)
     for plan in known or ():
         if all(_row_keys(grid, sheet) == keys for sheet, keys in plan.keys):
@@ -479,13 +480,9 @@ def _known_plan(grid: Grid, names: dict[str, tuple[str, int, int]], spec: Spec,
     if len(_PLANS) >= _PLANS_LIMIT:
         _PLANS.clear()
     plans = _PLANS.setdefault(key, [])
-    if len(plans) < 8:  # a batch of returns saved by many tools: a few arrangements each, not one per file
+    if len(plans) < _PLANS_PER_KEY:
         plans.append(plan)
     return plan
-
-
-def _names_key(names: dict[str, tuple[str, int, int]]) -> object:
-    return tuple(names.items())
 
 
 def _plan(grid: Grid, names: dict[str, tuple[str, int, int]], spec: Spec, renamed: dict[str, str]) -> _Plan:

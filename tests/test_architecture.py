@@ -126,3 +126,12 @@ def test_every_command_has_help_with_an_example(command):
 
 def test_the_public_commands_are_all_there():
     assert {"generate", "fields", "check", "score", "plan", "batch", "demo"} <= set(commands())
+
+
+def test_the_time_limit_options_default_to_the_worker_pools_limit():
+    from scoa_xl.cli import main
+    from scoa_xl.workers import TIME_LIMIT
+
+    for command in ("check", "batch"):
+        (option,) = [p for p in main.commands[command].params if p.name == "time_limit"]
+        assert option.default == TIME_LIMIT, command
