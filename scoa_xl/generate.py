@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass, field
+import html
+import io
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from xml.sax.saxutils import escape as xml_escape
 
 from . import layout as L
 from .clean import DONT_KNOW, match_choice, match_rating
@@ -18,7 +24,7 @@ from .model import CONTROLLABLE, Choice, FactorAnswer, Identity, Spec
 from .render import paragraphs
 from .score import MIN_SCORED_ASPECTS, SENSITIVITY_STEP, factor_score, score_answers, weight_of
 from .styles import Styles
-from .writer import fit_row, new_workbook, page_setup, radar_chart, text_lines
+from .writer import fit_row, new_workbook, page_setup, radar_chart, row_height, text_lines
 
 CARRIED_MARK = "Carried forward - please confirm"
 
@@ -53,7 +59,82 @@ def generate(spec: Spec, out: Path, identity: Identity | None = None, *, prefill
     return out
 
 
-def _write(spec: Spec, path: Path, identity: Identity, prefill: Prefill | None, day: dt.date) -> None:
+# ---------------------------------------------------------------- one form, many councils
+
+# What a template holds in place of the council's name and code; "@" and ":" together appear in no form text.
+_MARKS = {"council": "@@scoa:council@@", "council_code": "@@scoa:code@@"}
+_SHARED_TEXT = re.compile(rb"<si><t(?: xml:space=\"preserve\")?>(.*?)</t></si>", re.S)
+
+
+def template_key(spec: Spec, day: dt.date, identity: Identity) -> tuple:
+    """What a council's copy of the form shares with every other copy its template can fill: all but the filled
+    fields' text, which shows only in the heights of their rows."""
+    heights = tuple(row_height(_identity_cells(label, getattr(identity, key))) for key, label in L.IDENTITY_FIELDS
+                    if key in _MARKS)
+    return (spec.fingerprint, day, identity.respondent, identity.organisation, identity.role, identity.date, heights)
+
+
+@dataclass(frozen=True, slots=True)
+class FormTemplate:
+    """The workbook generate() writes for a spec, a day and an issuing identity, with marks where the council's
+    name and code and the workbook id go. Filling them in gives, byte for byte, the file generate() writes for that
+    council (tested over the register), in a fraction of the time: the form is written once for a register, not
+    once per council.
+
+    A council whose name or code the file would hold in any other way than as plain text (an empty field, spaces
+    at either end, a control character, text the form already holds elsewhere) is not filled in: fill() says so by
+    returning None, and the caller generates that council's workbook in full."""
+
+    key: tuple
+    spec: Spec
+    day: dt.date
+    parts: tuple[tuple[str, bytes], ...]  # every part of the file, in order
+    texts: frozenset[str]  # every other text of the form's shared strings
+    marked_id: str  # the workbook id of the marked form, replaced by each council's own
+
+    @classmethod
+    def make(cls, spec: Spec, day: dt.date, identity: Identity) -> FormTemplate:
+        marked = replace(identity, **_MARKS)
+        with tempfile.TemporaryDirectory(prefix="scoa-form-") as tmp:
+            path = Path(tmp) / "form.xlsx"
+            _write(spec, path, marked, None, day, sized_for=identity)
+            with zipfile.ZipFile(path) as zf:
+                parts = tuple((info.filename, zf.read(info)) for info in zf.infolist())
+        shared = dict(parts).get("xl/sharedStrings.xml", b"")
+        texts = {html.unescape(t.decode("utf-8")) for t in _SHARED_TEXT.findall(shared)} - set(_MARKS.values())
+        return cls(template_key(spec, day, identity), spec, day, parts, frozenset(texts),
+                   workbook_id(spec, marked, day.isoformat()))
+
+    def fill(self, identity: Identity) -> bytes | None:
+        """This council's workbook, or None where only generate() can write it exactly."""
+        values = {key: getattr(identity, key) for key in _MARKS}
+        if template_key(self.spec, self.day, identity) != self.key or len(set(values.values())) < len(values):
+            return None
+        if not all(_plain(v) and v not in self.texts for v in values.values()):
+            return None
+        swap = {_MARKS[k].encode(): xml_escape(v).encode("utf-8") for k, v in values.items()}
+        swap[self.marked_id.encode()] = workbook_id(self.spec, identity, self.day.isoformat()).encode()
+        pattern = re.compile(b"|".join(re.escape(m) for m in swap))
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zout:  # as xlsxwriter zips a workbook in memory
+            for name, data in self.parts:
+                info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zout.writestr(info, pattern.sub(lambda m: swap[m.group(0)], data) if b"@@scoa:" in data
+                              or self.marked_id.encode() in data else data)
+        return buf.getvalue()
+
+
+def _plain(value: str) -> bool:
+    """Text the file holds as it is typed, bar XML's escapes (no _xHHHH_ codes, no preserved spaces)."""
+    return bool(value) and value.isprintable() and value == value.strip() and "_x" not in value \
+        and not value.startswith("<r>") and len(value) < 8000
+
+
+def _write(spec: Spec, path: Path, identity: Identity, prefill: Prefill | None, day: dt.date, *,
+           sized_for: Identity | None = None) -> None:
+    """`sized_for`: the identity whose answers set the heights of the identity rows, when another (a template's
+    placeholders, FormTemplate) is written into them."""
     wb = new_workbook(path)  # typed text stays text; see writer.py for why this is faster
     created = dt.datetime(day.year, day.month, day.day)
     wid = workbook_id(spec, identity, day.isoformat(), prefill.source if prefill else "")
@@ -82,7 +163,7 @@ def _write(spec: Spec, path: Path, identity: Identity, prefill: Prefill | None, 
     lists_ws = wb.add_worksheet(L.LISTS)
 
     list_refs, places = _write_lists(lists_ws, spec, st, wid, day, pre.source)
-    _write_cover(cover, spec, st, identity, pre)
+    _write_cover(cover, spec, st, identity, pre, sized_for or identity)
     for ai, ws in enumerate(aspect_sheets):
         _write_aspect(ws, spec, ai, st, list_refs, places, pre, lay)
     _write_models(models_ws, spec, st, list_refs, places, pre, scores)
@@ -180,21 +261,29 @@ def place_formula(cell: str, accepted: tuple[str, str]) -> str:
 COVER_WIDTHS = (28, 76)
 
 
-def _write_cover(ws, spec: Spec, st: Styles, identity: Identity, pre: Prefill) -> None:
+def _identity_values(identity: Identity) -> dict[str, str]:
+    return {"council": identity.council, "council_code": identity.council_code, "respondent": identity.respondent,
+            "organisation": identity.organisation, "role": identity.role, "date": identity.date}
+
+
+def _identity_cells(label: str, value: str) -> list[tuple[str, float]]:
+    """An identity row's (text, column width) pairs, by which its height is set."""
+    return [(label, COVER_WIDTHS[0]), (value, COVER_WIDTHS[1])]
+
+
+def _write_cover(ws, spec: Spec, st: Styles, identity: Identity, pre: Prefill, sized_for: Identity) -> None:
     page_setup(ws, spec.title, landscape=False, widths=COVER_WIDTHS)
     for col, width in enumerate(COVER_WIDTHS):
         ws.set_column(col, col, width)
     ws.write_string(0, 0, spec.title, st["title"])
     ws.write_string(1, 0, f"Self-assessment workbook - form {spec.id} version {spec.version}", st["subtitle"])
     ws.write_string(2, 0, "About you", st["heading"])
-    values = {"council": identity.council, "council_code": identity.council_code,
-              "respondent": identity.respondent, "organisation": identity.organisation,
-              "role": identity.role, "date": identity.date}
+    values, sizes = _identity_values(identity), _identity_values(sized_for)
     for i, (key, label) in enumerate(L.IDENTITY_FIELDS):
         row = L.IDENTITY_FIRST_ROW + i
         ws.write_string(row, 0, label, st["label"])
         ws.write_string(row, 1, values[key], st["input"])
-        fit_row(ws, row, [(label, COVER_WIDTHS[0]), (values[key], COVER_WIDTHS[1])])
+        fit_row(ws, row, _identity_cells(label, sizes[key]))
     ws.data_validation(L.IDENTITY_FIRST_ROW, 1, L.IDENTITY_FIRST_ROW, 1, {
         "validate": "length", "criteria": ">", "value": 0, "input_title": "Council",
         "input_message": "The council this assessment is for.", "ignore_blank": True})

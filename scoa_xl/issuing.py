@@ -7,12 +7,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .drafts import Attachment, issue_draft
 from .fileio import make_dir, safe_filename, write_atomic
-from .generate import generate, workbook_id
+from .generate import FormTemplate, generate, template_key, workbook_id
 from .model import Identity, Spec
 from .register import Council, council_key, load_register
 from .workers import DEFAULT_JOBS, Pool, TaskFailed
@@ -75,11 +75,12 @@ def issue_workbooks(spec: Spec, register: Path, out_dir: Path, *, day: dt.date |
 def _generate_all(spec: Spec, work: list[tuple[Path, Identity]], day: dt.date, jobs: int) -> None:
     """Generate each (file, identity); in worker processes when there are enough to share out."""
     jobs = max(1, min(jobs, len(work) // 4)) if len(work) >= _PARALLEL_FROM else 1
+    forms = _Forms(spec, day)
     if jobs == 1:
         for item in work:
-            _generate_one(item, (spec, day))
+            _generate_one(item, forms)
         return
-    with Pool(jobs, _generate_one, (spec, day)) as pool:
+    with Pool(jobs, _generate_one, forms) as pool:
         for task, result, failure in pool.run(work, _TIME_LIMIT):
             if isinstance(result, TaskFailed) and isinstance(result.error, OSError):
                 raise result.error  # a full disk or a folder it may not write: the caller reports it
@@ -87,9 +88,29 @@ def _generate_all(spec: Spec, work: list[tuple[Path, Identity]], day: dt.date, j
                 raise RuntimeError(f"could not write {task[0]} ({failure})")
 
 
-def _generate_one(item: tuple[Path, Identity], state: tuple[Spec, dt.date]) -> None:
-    spec, day = state
-    generate(spec, item[0], item[1], generated_at=day)
+@dataclass(slots=True)
+class _Forms:
+    """The form as issued on one day, written once per process for each shape it takes (FormTemplate)."""
+
+    spec: Spec
+    day: dt.date
+    templates: dict[tuple, FormTemplate] = field(default_factory=dict)
+
+    def workbook(self, identity: Identity) -> bytes | None:
+        key = template_key(self.spec, self.day, identity)
+        form = self.templates.get(key)
+        if form is None:
+            form = self.templates[key] = FormTemplate.make(self.spec, self.day, identity)
+        return form.fill(identity)
+
+
+def _generate_one(item: tuple[Path, Identity], forms: _Forms) -> None:
+    path, identity = item
+    data = forms.workbook(identity)
+    if data is None:  # a name the template cannot hold exactly as generate() writes it
+        generate(forms.spec, path, identity, generated_at=forms.day)
+    else:
+        write_atomic(path, data)
 
 
 def _csv_safe(text: str) -> str:

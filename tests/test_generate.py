@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import openpyxl
@@ -16,8 +17,10 @@ from scoa_xl import layout as L
 from scoa_xl.cli import main
 from scoa_xl.errors import CATALOGUE, Code
 from scoa_xl.fields import spec_fields
-from scoa_xl.generate import CARRIED_MARK, Prefill, generate
+from scoa_xl.generate import CARRIED_MARK, FormTemplate, Prefill, generate, template_key
+from scoa_xl.issuing import issue_workbooks
 from scoa_xl.model import CONTROL_IDS, FactorAnswer, FieldKind, Identity
+from scoa_xl.register import load_register
 from scoa_xl.spec import load_spec
 
 SPEC = load_spec()
@@ -141,6 +144,42 @@ def test_same_inputs_give_a_byte_identical_file(tmp_path, workbook):
     other = generate(SPEC, tmp_path / "other.xlsx", Identity(council="York"), generated_at=DAY)
     assert other.read_bytes() != workbook.read_bytes()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".~")] == []  # no temp files left
+
+
+ODD_NAMES = [  # each a name the form holds as plain text, XML's escapes aside
+    ("Borsetshire & Felpersham <Unitary> \"City\"", "E99000011"), ("Borchester's Lynn", "E99000012"),
+    ("Ynys Môn Cyngor Sir", "W99000001"), ("A council whose name is long enough to wrap onto a second line and "
+                                            "then onto a third line of the cover's answer column", "E99000013")]
+FALLBACKS = [  # each held in some other way (a control character's code, a text the form holds already), or empty
+    ("Borsetshire\x07", "E99000001"), ("Council", "E99000002"), ("Borsetshire", ""),
+    ("Borsetshire _x0041_", "E99000003")]
+
+
+def test_a_register_is_issued_from_one_form_byte_for_byte_as_generated(tmp_path):
+    """Every council of the bundled register, and names that need XML's escapes or wrap to more lines, comes out
+    of the form template byte for byte as generate() writes it; a name the template cannot hold as plain text is
+    generated in full (and so is the same too)."""
+    register = tmp_path / "register.csv"
+    councils = [(c.name, c.code) for c in load_register()] + ODD_NAMES + FALLBACKS
+    lines = ["name,code,region"] + [",".join('"' + v.replace('"', '""') + '"' for v in (n, c, "Test"))
+                                     for n, c in councils]
+    register.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    issued = issue_workbooks(SPEC, register, tmp_path / "issued", day=DAY, respondent="Jo Bloggs", jobs=2)
+    assert [(i.council.name, i.council.code) for i in issued] == councils
+    forms: dict[tuple, FormTemplate] = {}
+    for i in issued:
+        identity = Identity(council=i.council.name, council_code=i.council.code, respondent="Jo Bloggs")
+        key = template_key(SPEC, DAY, identity)
+        form = forms.get(key) or forms.setdefault(key, FormTemplate.make(SPEC, DAY, identity))
+        expected = generate(SPEC, tmp_path / "one.xlsx", identity, generated_at=DAY).read_bytes()
+        assert i.file.read_bytes() == expected, i.council.name
+        assert form.fill(identity) == (None if (i.council.name, i.council.code) in FALLBACKS else expected)
+    assert len(forms) >= 2  # the long name's taller row is a form of its own
+    leeds = Identity(council="Leeds", council_code="E08000035", respondent="Jo Bloggs")
+    form = FormTemplate.make(SPEC, DAY, leeds)
+    assert form.fill(replace(leeds, council=" Leeds ")) is None  # spaces at either end are kept another way
+    assert form.fill(replace(leeds, council_code="Leeds")) is None  # two fields with one text share a string
+    assert form.fill(replace(leeds, respondent="Sam")) is None  # not this template's form
 
 
 def test_no_merged_cells(wb):
