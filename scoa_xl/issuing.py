@@ -19,8 +19,9 @@ from .workers import DEFAULT_JOBS, Pool, TaskFailed
 
 ISSUE_LOG = "issue-log.csv"
 DRAFTS = "drafts"
-# Measured on 2 shared cores, 153 councils: one process 42-47 ms a workbook; two 26-38 ms, depending on how busy
-# the machine was. A handful of workbooks is not worth starting workers for.
+# Measured on 2 shared cores, 153 councils, each filled in from the form written once (generate.FormTemplate): one
+# process 13-15 ms a workbook, two 7-8 ms (writing each in full had been 42-47 and 26-38). A handful of workbooks
+# is not worth starting workers for.
 _PARALLEL_FROM = 8
 _TIME_LIMIT = 120.0  # seconds for one workbook: far beyond the tens of milliseconds one takes
 
