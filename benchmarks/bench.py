@@ -19,7 +19,10 @@ repetition by repetition, and reports medians:
       os.wait4 reports the child's own rusage, which covers the workers it waited for);
   (f) `scoa generate --register ... --out-dir ...`: one personalised workbook per council, ms per workbook;
   (g) the same N returns arriving by email: each attached to its own .eml, a tenth in one .mbox (a message
-      each) and a tenth in one .zip, through the same full `scoa batch`, ms per return and as a ratio to (d).
+      each) and a tenth in one .zip, through the same full `scoa batch`, ms per return and as a ratio to (d);
+  (h) writing the plan of each sampled return in one process, against the writer's floor: xlsxwriter writing the
+      same cell values bare (no formats, charts or tables). The bare read (b) plus this bare write is the least a
+      batch could cost a return with these libraries, and the batch is shown as a ratio to it.
 
 Timings are wall-clock on a machine that may be busy; compare the ratios, measured in the same run.
 Figures are printed and written as JSON to OUT/results.json (default bench-out/results.json).
@@ -202,6 +205,57 @@ def floor_in_process(paths: list[Path]) -> float:
     return time.perf_counter() - started
 
 
+def plan_sample(paths: list[Path], folder: Path) -> tuple[list, list[Path]]:
+    """The sample's returns checked (untimed) and a plan written from each into `folder`: for (h)."""
+    sys.path.insert(0, str(ROOT))
+    from scoa_xl.check import check_return
+    from scoa_xl.plan import write_plan
+    from scoa_xl.spec import load_spec
+
+    spec = load_spec()
+    checked = [check_return(p, spec) for p in paths]
+    folder.mkdir(parents=True, exist_ok=True)
+    return checked, [write_plan(a, folder / f"plan-{i}.xlsx") for i, a in enumerate(checked)]
+
+
+def plan_in_process(checked: list, folder: Path) -> float:
+    from scoa_xl.plan import write_plan
+
+    started = time.perf_counter()
+    for i, a in enumerate(checked):
+        write_plan(a, folder / f"again-{i}.xlsx")
+    return time.perf_counter() - started
+
+
+def writer_floor(plans: list[Path]) -> float:
+    """The writer's floor: xlsxwriter (which writes the plans) writing the same cell values as these plans, sheet
+    by sheet, in memory, with no formats, charts, tables or row heights."""
+    import xlsxwriter
+    from python_calamine import CalamineWorkbook
+
+    contents = []
+    for p in plans:
+        wb = CalamineWorkbook.from_path(str(p))
+        contents.append([(name, wb.get_sheet_by_name(name).to_python(skip_empty_area=False))
+                         for name in wb.sheet_names])
+    started = time.perf_counter()
+    for sheets in contents:
+        book = xlsxwriter.Workbook(io.BytesIO(), {"in_memory": True})
+        for name, rows in sheets:
+            ws = book.add_worksheet(name)
+            for r, row in enumerate(rows):
+                for c, v in enumerate(row):
+                    if isinstance(v, str):
+                        if v:
+                            ws.write_string(r, c, v)
+                    elif isinstance(v, (int, float)) and not isinstance(v, bool):
+                        ws.write_number(r, c, v)
+                    else:
+                        ws.write_string(r, c, str(v))
+        book.close()
+    return time.perf_counter() - started
+
+
 def peer(paths: list[Path]) -> float:
     import pandas as pd
 
@@ -254,7 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     raw: dict[str, list[float]] = {k: [] for k in (
         "check_s", "floor_process_s", "floor_in_process_s", "peer_s_scaled", "batch_s", "batch_small_s",
         "batch_rss_kb", "batch_small_rss_kb", "generate_s", "batch_mail_s", "batch_mail_cpu_s",
-        "check_cpu_s", "check_one_s", "check_one_cpu_s", "floor_process_cpu_s", "batch_cpu_s", "generate_cpu_s")}
+        "check_cpu_s", "check_one_s", "check_one_cpu_s", "floor_process_cpu_s", "batch_cpu_s", "generate_cpu_s",
+        "plan_s", "writer_floor_s")}
+    checked, plans = plan_sample(sample, work / "plans-sample")
 
     def timed(key: str, cmd: list[str]) -> int:
         wall, cpu, rss = run(cmd)
@@ -275,6 +331,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def peer_read() -> None:
         raw["peer_s_scaled"].append(peer(sample) * n / len(sample))
+
+    def plan_write() -> None:
+        raw["plan_s"].append(plan_in_process(checked, work / "plans-sample"))
+        raw["writer_floor_s"].append(writer_floor(plans))
 
     def batch() -> None:
         dest = work / "batch-out"
@@ -304,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     run([py, "-c", CLI, "check", *files[:2]])
     run([py, "-c", CLI, "generate", "-o", str(work / "warm.xlsx")])
     run([py, "-c", FLOOR, *files[:2]])
-    steps = [check, check_one, floor, peer_read, batch_small, batch, batch_mail, generate]
+    steps = [check, check_one, floor, peer_read, plan_write, batch_small, batch, batch_mail, generate]
     for rep in range(args.reps):
         # Rotate the order each repetition, so no measure always runs on a machine warmed (or tired) by another.
         order = steps[rep % len(steps):] + steps[:rep % len(steps)]
@@ -324,7 +384,13 @@ def main(argv: list[str] | None = None) -> int:
         "batch_small_peak_rss_mb": med["batch_small_rss_kb"] / 1024,
         "generate_ms_per_workbook": med["generate_s"] / councils * 1000,
         "batch_mail_ms_per_return": med["batch_mail_s"] / n * 1000,
+        "plan_in_process_ms_per_plan": med["plan_s"] / len(sample) * 1000,
+        "writer_floor_ms_per_plan": med["writer_floor_s"] / len(sample) * 1000,
     }
+    # What a batch cannot go below with these libraries: a bare read of every cell of a return and a bare write of
+    # its plan's cells, both in one process (a batch also writes a letter per file and the summary).
+    figures["batch_floor_ms_per_return"] = figures["floor_in_process_ms_per_return"] + \
+        figures["writer_floor_ms_per_plan"]
     # CPU time (the process and its workers), to read the wall-clock figures by on a machine others are using:
     # a batch's or generation's CPU per return over its wall time shows how many cores it actually had.
     cpu = {
@@ -349,6 +415,9 @@ def main(argv: list[str] | None = None) -> int:
         "memory_large_over_small": med["batch_rss_kb"] / med["batch_small_rss_kb"],
         "generate_ms_per_workbook": figures["generate_ms_per_workbook"],
         "mail_over_plain": med["batch_mail_s"] / med["batch_s"],
+        "batch_over_floor": figures["batch_ms_per_return"] / figures["batch_floor_ms_per_return"],
+        "batch_cpu_over_floor": cpu["batch_cpu_ms_per_return"] / figures["batch_floor_ms_per_return"],
+        "plan_over_writer_floor": med["plan_s"] / med["writer_floor_s"],
     }
     met = {k: (ratios[k] <= t if op == "<=" else ratios[k] >= t) for k, (op, t, _) in TARGETS.items()}
     result = {
@@ -386,6 +455,11 @@ def main(argv: list[str] | None = None) -> int:
           f"(CPU {cpu['generate_cpu_ms_per_workbook']:.2f}, {cpu['generate_cores_used']:.2f} cores busy)")
     print(f"  (g) scoa batch, by email  {figures['batch_mail_ms_per_return']:8.2f} ms/return  "
           f"(CPU {cpu['batch_mail_cpu_ms_per_return']:.2f}; {ratios['mail_over_plain']:.2f}x the same as files)")
+    print(f"  (h) plan, in one process  {figures['plan_in_process_ms_per_plan']:8.2f} ms/plan  (the writer's floor, "
+          f"the same cells bare: {figures['writer_floor_ms_per_plan']:.2f}; "
+          f"{ratios['plan_over_writer_floor']:.2f}x)")
+    print(f"      batch floor (bare read + bare write) {figures['batch_floor_ms_per_return']:.2f} ms/return: batch "
+          f"is {ratios['batch_over_floor']:.2f}x it as it runs, {ratios['batch_cpu_over_floor']:.2f}x in CPU time")
     print("\nTargets:")
     for k, (op, t, what) in TARGETS.items():
         print(f"  {'met    ' if met[k] else 'NOT MET'}  {what:52} {ratios[k]:8.2f} (target {op} {t:g})")

@@ -160,6 +160,11 @@ def text_lines(text: str, widths: Sequence[float], *, landscape: bool = True) ->
     """`text` broken into lines that each fit, unwrapped, across columns of these widths and within the columns of
     the first printed page: a paragraph that runs across empty cells instead of a merged cell. (An application
     cuts text that runs past the last column printed on a page.)"""
+    return list(_text_lines(text, tuple(widths), landscape))
+
+
+@lru_cache(maxsize=2048)  # the same explanations recur in every plan and summary of a batch
+def _text_lines(text: str, widths: tuple[float, ...], landscape: bool) -> tuple[str, ...]:
     page = A4_WIDTH_IN[landscape]
     if not widths:
         usable = page
@@ -173,7 +178,7 @@ def text_lines(text: str, widths: Sequence[float], *, landscape: bool = True) ->
     else:
         usable = min(column_inches(widths), page)
     chars = max(20, int(usable * 96 / 7 * CHARS_PER_WIDTH * 0.95))
-    return textwrap.wrap(text, chars) or [""]
+    return tuple(textwrap.wrap(text, chars) or [""])
 
 
 def bar_chart_size(labels: int, width: int = 720) -> dict[str, int]:
