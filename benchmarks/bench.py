@@ -16,7 +16,8 @@ repetition by repetition, and reports medians:
       (pandas is imported before the clock starts, which favours the peer);
   (d) the full `scoa batch` (plans, feedback letters and summary, with the register), ms per return;
   (e) the peak memory (RSS) of that batch at N/10 and at N returns (the largest process of each run:
-      os.wait4 reports the child's own rusage, which covers the workers it waited for);
+      os.wait4 reports the child's own rusage, which covers the workers it waited for; every command is started
+      by a small launcher, so no run inherits the benchmark's own size);
   (f) `scoa generate --register ... --out-dir ...`: one personalised workbook per council, ms per workbook;
   (g) the same N returns arriving by email: each attached to its own .eml, a tenth in one .mbox (a message
       each) and a tenth in one .zip, through the same full `scoa batch`, ms per return and as a ratio to (d);
@@ -42,7 +43,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -175,21 +175,45 @@ def small_register(path: Path, count: int) -> Path:
 ENV = dict(os.environ)
 
 
-def run(cmd: list[str]) -> tuple[float, float, int]:
-    """Run a command; return (wall seconds, CPU seconds, peak RSS in KB), each for it and the children it waited
-    for (a batch's workers)."""
+# Every measured command is started by a small launcher process, itself started before the benchmark loads anything.
+# A child forked from a large process inherits its memory until it execs, and Linux keeps that high-water mark in the
+# child's peak RSS: started from the benchmark itself (which by then holds pandas, openpyxl and plans), every run
+# would report at least the benchmark's own size, and a small batch would look as large as a big one.
+LAUNCHER = """\
+import json, os, subprocess, sys, tempfile, time
+for line in sys.stdin:
+    job = json.loads(line)
     with tempfile.TemporaryFile() as errors:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errors, cwd=ROOT, env=ENV)
-        # wait4, not wait: it gives this child's own rusage (peak RSS), not the sum over every child so far.
+        proc = subprocess.Popen(job["cmd"], stdout=subprocess.DEVNULL, stderr=errors, cwd=job["cwd"], env=job["env"])
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
         errors.seek(0)
         err = errors.read().decode("utf-8", "replace")
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"{' '.join(cmd[:4])} ... failed ({proc.returncode}):\n{err}")
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+    print(json.dumps([seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, os.waitstatus_to_exitcode(status),
+                      err[-4000:]]), flush=True)
+"""
+_launcher: subprocess.Popen | None = None
+
+
+def start_launcher() -> None:
+    global _launcher
+    _launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 text=True, cwd=ROOT)
+
+
+def run(cmd: list[str]) -> tuple[float, float, int]:
+    """Run a command; return (wall seconds, CPU seconds, peak RSS in KB), each for it and the children it waited
+    for (a batch's workers). wait4, not wait: it gives this child's own rusage (peak RSS), not the sum over every
+    child so far."""
+    if _launcher is None or _launcher.stdin is None or _launcher.stdout is None:
+        raise RuntimeError("start_launcher() first")
+    _launcher.stdin.write(json.dumps({"cmd": cmd, "cwd": str(ROOT), "env": ENV}) + "\n")
+    _launcher.stdin.flush()
+    seconds, cpu, rss, code, err = json.loads(_launcher.stdout.readline())
+    if code not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd[:4])} ... failed ({code}):\n{err}")
+    return seconds, cpu, rss
 
 
 def floor_in_process(paths: list[Path]) -> float:
@@ -276,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="a smoke run: 10 returns, 1 repetition, 5 councils "
                     "to generate (figures too small to judge the targets by)")
     args = ap.parse_args(argv)
+    start_launcher()  # first, while this process is small (see LAUNCHER)
     if args.quick:
         args.n, args.reps, args.peer_sample = 10, 1, 3
     n, small_n = args.n, max(1, args.n // 10)
@@ -464,6 +489,9 @@ def main(argv: list[str] | None = None) -> int:
     for k, (op, t, what) in TARGETS.items():
         print(f"  {'met    ' if met[k] else 'NOT MET'}  {what:52} {ratios[k]:8.2f} (target {op} {t:g})")
     print(f"\nWritten {out / 'results.json'}")
+    if _launcher is not None and _launcher.stdin is not None:
+        _launcher.stdin.close()
+        _launcher.wait()
     return 0
 
 

@@ -231,6 +231,13 @@ def feedback_context(r: FileRecord, spec: Spec) -> dict[str, Any]:
     }
 
 
+def _draft_stem(letter: str) -> str:
+    """A draft is named after its letter, less the ".eml" a letter about a message file keeps in its name (a
+    draft "Chasing.eml.eml" would look like a mistake)."""
+    stem = Path(letter).stem
+    return stem[:-4] if stem.lower().endswith(".eml") and len(stem) > 4 else stem
+
+
 def write_drafts(results: list[FileRecord], where: Path, spec: Spec, register: Register | None,
                  expected: Sequence[Council] = ()) -> set[str]:
     """OUT/drafts: one unsent email (.eml, `X-Unsent: 1`) per feedback letter, to the address the return came
@@ -251,7 +258,7 @@ def write_drafts(results: list[FileRecord], where: Path, spec: Spec, register: R
         plan = Attachment.from_path(where / r.plan) if r.plan else None
         letter = (where / r.feedback).read_text(encoding="utf-8")
         draft = feedback_draft(letter, spec, to=to, council=r.council_name, plan=plan)
-        name = safe_filename(Path(r.feedback).stem, used, fallback="draft") + ".eml"
+        name = safe_filename(_draft_stem(r.feedback), used, fallback="draft") + ".eml"
         write_atomic(folder / name, draft.to_bytes())
         written.add(f"{DRAFTS}/{name}")
     for c in expected:
