@@ -334,7 +334,7 @@ def _tool_version() -> str:
 
 
 def _write(result: BatchResult, path: Path, register: Sequence[Council] | None) -> None:
-    wb = new_workbook(path, nan_inf_to_errors=True)
+    wb = new_workbook(path, nan_inf_to_errors=True, spill=path.parent)  # its size grows with the batch
     spec = result.spec
     wb.set_properties({"title": f"{spec.title} - summary of returns", "subject": f"{spec.id} version {spec.version}",
                        "comments": "Made by scoa batch", "created": result.started})
