@@ -300,29 +300,22 @@ def _col_number(letters: bytes) -> int:
     return n
 
 
-_NOT_SMALL_REF = re.compile(rb'<c r="(?![A-Z][0-9]{1,3}")')  # an address beyond Z999, or not plain
 SMALL_SHEET = 26 * 999  # cells from A1 to Z999: the bound for a sheet whose every address is within it
-
-
-def _cell_tags(xml: bytes, plain: int) -> int:
-    """The <c> tags in a sheet, given `plain`, the count of those written <c r="...: when every "<c" is one of
-    those or a <col, <cf or <cu... tag, that is the answer (two passes fewer than counting each way a tag ends)."""
-    if xml.count(b"<c") == plain + xml.count(b"<co") + xml.count(b"<cf") + xml.count(b"<cu"):
-        return plain
-    return sum(xml.count(b"<c" + end) for end in (b" ", b"\t", b"\n", b"\r", b">", b"/"))
+_PREFIX_HINT = re.compile(rb":(?:c|row)")  # ":c" or ":row" anywhere: perhaps a prefixed cell or row tag
+# A "<c" that is neither a plain cell tag with an address within Z999 (<c r="B12") nor <col, <cf... or <cu...
+_ODD_CELL = re.compile(rb'<c(?! r="[A-Z][0-9]{1,3}"|o|f|u)')
 
 
 def _xlsx_cells(xml: bytes, quick: bool = True) -> int:
     """Cells from A1 to the sheet's furthest cell (an upper bound on what the reader lays out). With `quick`, the
     bound may be SMALL_SHEET for a sheet that lies within it (callers near the limit ask for the exact bound)."""
-    if quick and b":c" not in xml and b":row" not in xml:
-        # The usual sheet (the form's reach ends well before column Z and row 999) is told by counting and one
-        # search that stops at the first address beyond it, without listing every cell.
-        plain = xml.count(b'<c r="')
-        tags = _cell_tags(xml, plain)
-        if tags == plain and not _NOT_SMALL_REF.search(xml):
-            return SMALL_SHEET if tags else 0
-    if (b":c" not in xml and b":row" not in xml) or not _PREFIXED.search(xml):
+    hinted = _PREFIX_HINT.search(xml) is not None
+    if quick and not hinted and not _ODD_CELL.search(xml):
+        # The usual sheet (the form's reach ends well before column Z and row 999) is told by two searches, each
+        # stopping at the first thing out of the ordinary, without listing or counting a cell (counting each way a
+        # tag could be written had cost four times as long).
+        return SMALL_SHEET if b'<c r="' in xml else 0
+    if not hinted or not _PREFIXED.search(xml):
         refs = _CELL_R.findall(xml)
         if len(refs) == len(_CELL_TAG.findall(xml)):
             # Every cell says where it is, as Excel, LibreOffice and xlsxwriter write them (rows then do not

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 import xlsxwriter
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scoa_xl import preflight
 from scoa_xl.errors import Code, ReturnUnreadable
@@ -38,3 +40,22 @@ def test_a_far_flung_cell_is_still_refused(tmp_path):
     with pytest.raises(ReturnUnreadable) as caught:
         preflight.sniff(workbook(tmp_path / "bomb.xlsx", 1, "XFD1048576"))
     assert caught.value.issue.code == Code.FILE_003
+
+
+CELL_TAGS = st.sampled_from([
+    '<c r="{a}"><v>1</v></c>', '<c r="{a}" t="s"><v>0</v></c>', "<c r='{a}'><v>1</v></c>", '<c  r="{a}"/>',
+    '<c\tr="{a}"><v>1</v></c>', "<c><v>1</v></c>", '<x:c r="{a}"><x:v>1</x:v></x:c>', '<c r="{a}"></c>'])
+OTHER_TAGS = st.sampled_from(["", '<cols><col min="1" max="3" width="9"/></cols>', "<cellWatches/>",
+                              "<customSheetViews/>", '<conditionalFormatting sqref="A1"><cfRule/>'
+                              "</conditionalFormatting>", '<x:row r="{r}">'])
+ADDRESSES = st.tuples(st.sampled_from(["A", "C", "Z", "AA", "CV", "XFD"]), st.sampled_from([1, 9, 999, 1000, 70000]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(CELL_TAGS, ADDRESSES, OTHER_TAGS), min_size=1, max_size=12))
+def test_the_quick_bound_is_never_below_the_exact_count(cells):
+    """However a sheet's tags are written, the bound pre-flight uses is at least what a walk over every row and
+    cell finds: a quick answer never hides a cell far out."""
+    body = "".join(other.format(r=row) + tag.format(a=f"{col}{row}") for tag, (col, row), other in cells)
+    xml = f'<worksheet><sheetData><row r="1">{body}</row></sheetData></worksheet>'.encode()
+    assert preflight._xlsx_cells(xml) >= preflight._xlsx_cells_exact(xml)
