@@ -20,10 +20,16 @@ import re
 import stat
 import struct
 import zipfile
-import zlib
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# zlib-ng inflates the same streams as zlib, with the same interface, in about half the time (measured on the
+# bench's returns: 1.8 -> 1.0 ms a return); unpacking every part is pre-flight's largest cost.
+try:
+    from zlib_ng import zlib_ng as zlib
+except ImportError:  # a platform without its wheel: the standard library's, slower, is the same check
+    import zlib  # type: ignore[no-redef]
 
 from .errors import Code, ReturnUnreadable, issue
 
@@ -266,7 +272,7 @@ def _unpack(data: bytes, info: zipfile.ZipInfo):
             pending = d.unconsumed_tail
             if d.eof or (not pending and not out):
                 return
-    except zlib.error:
+    except zlib.error:  # type: ignore[misc]  # zlib-ng's stub declares its error class as an instance
         raise _damaged("a damaged zip file (a part cannot be unpacked)") from None
 
 

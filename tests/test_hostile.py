@@ -678,6 +678,20 @@ def test_a_part_listed_twice(tmp_path, plain):
     assert refused(path) == ("FILE_001", "a zip file that lists the same part twice")
 
 
+def test_a_part_whose_packed_bytes_are_damaged(tmp_path, plain):
+    # The largest sheet's deflate stream begun with a block of a type that does not exist (the sizes still agree).
+    raw = bytearray(plain.read_bytes())
+    info = max((i for i in zipfile.ZipFile(plain).infolist() if i.filename.startswith("xl/worksheets/")),
+               key=lambda i: i.compress_size)
+    name_len, extra_len = struct.unpack_from("<HH", raw, info.header_offset + 26)
+    start = info.header_offset + 30 + name_len + extra_len
+    raw[start:start + 4] = b"\xff" * 4
+    path = tmp_path / "damaged-stream.xlsx"
+    path.write_bytes(bytes(raw))
+    code, found = refused(path)
+    assert (code, found) == ("FILE_001", "a damaged zip file (a part cannot be unpacked)")
+
+
 def test_xml_in_utf16(tmp_path, plain):
     path = rezip(plain, tmp_path / "utf16.xlsx", lambda n, d: d.decode("utf-8").replace(
         'encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16") if n == "xl/sharedStrings.xml" else d)
