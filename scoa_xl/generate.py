@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape as xml_escape
 
 from . import layout as L
 from .clean import DONT_KNOW, match_choice, match_rating
-from .fileio import atomic_output
+from .fileio import TEMP_PREFIX, atomic_output
 from .model import CONTROLLABLE, Choice, FactorAnswer, Identity, Spec
 from .render import paragraphs
 from .score import MIN_SCORED_ASPECTS, SENSITIVITY_STEP, factor_score, score_answers, weight_of
@@ -93,9 +93,11 @@ class FormTemplate:
     marked_id: str  # the workbook id of the marked form, replaced by each council's own
 
     @classmethod
-    def make(cls, spec: Spec, day: dt.date, identity: Identity) -> FormTemplate:
+    def make(cls, spec: Spec, day: dt.date, identity: Identity, scratch: Path | None = None) -> FormTemplate:
+        """The template for `identity`'s shape of the form (written once, in a temporary folder in `scratch`: the
+        folder the workbooks go to, so that nothing but it need be writable)."""
         marked = replace(identity, **_MARKS)
-        with tempfile.TemporaryDirectory(prefix="scoa-form-") as tmp:
+        with tempfile.TemporaryDirectory(prefix=TEMP_PREFIX, dir=scratch) as tmp:
             path = Path(tmp) / "form.xlsx"
             _write(spec, path, marked, None, day, sized_for=identity)
             with zipfile.ZipFile(path) as zf:

@@ -97,17 +97,17 @@ class _Forms:
     day: dt.date
     templates: dict[tuple, FormTemplate] = field(default_factory=dict)
 
-    def workbook(self, identity: Identity) -> bytes | None:
+    def workbook(self, identity: Identity, scratch: Path) -> bytes | None:
         key = template_key(self.spec, self.day, identity)
         form = self.templates.get(key)
         if form is None:
-            form = self.templates[key] = FormTemplate.make(self.spec, self.day, identity)
+            form = self.templates[key] = FormTemplate.make(self.spec, self.day, identity, scratch)
         return form.fill(identity)
 
 
 def _generate_one(item: tuple[Path, Identity], forms: _Forms) -> None:
     path, identity = item
-    data = forms.workbook(identity)
+    data = forms.workbook(identity, path.parent)
     if data is None:  # a name the template cannot hold exactly as generate() writes it
         generate(forms.spec, path, identity, generated_at=forms.day)
     else:
