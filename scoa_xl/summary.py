@@ -305,6 +305,11 @@ class _Sheets:
                 width = min(max(10, longest + 2), 50)
             width = max(width, max(len(word) for word in str(h).split()) + 3)  # a header word is never cut
             col_width.append(width)
+        # Row by row, top to bottom: the big sheets are streamed (new_workbook's add_streamed_worksheet).
+        for c, h in enumerate(cols):
+            ws.write_string(top, c, str(h), st["header"])
+        # The filter button takes about two characters of the header's width.
+        fit_row(ws, top, [(str(h), w - 2) for h, w in zip(cols, col_width, strict=True)], bold=True)
         wrapped = [h not in UNWRAPPED for h in cols]
         for r, row in enumerate(df.itertuples(index=False, name=None), start=top + 1):
             texts = []
@@ -318,8 +323,6 @@ class _Sheets:
         ws.add_table(top, 0, last, len(cols) - 1, {
             "name": f"tbl{name}", "style": "Table Style Light 1", "autofilter": True,
             "columns": [{"header": str(h), "header_format": st["header"]} for h in cols]})
-        # The filter button takes about two characters of the header's width.
-        fit_row(ws, top, [(str(h), w - 2) for h, w in zip(cols, col_width, strict=True)], bold=True)
         for c, col in enumerate(col_width):
             self.set_width(ws, c, col)
         self.extend(ws, last)
@@ -341,13 +344,13 @@ def _write(result: BatchResult, path: Path, register: Sequence[Council] | None) 
     st = Styles(wb)
     sh = _Sheets(wb, st)
     ws_about = wb.add_worksheet("About")
-    ws_returns = wb.add_worksheet("Returns")
-    ws_scores = wb.add_worksheet("Scores")
+    ws_returns = wb.add_streamed_worksheet("Returns")  # grows with the batch
+    ws_scores = wb.add_streamed_worksheet("Scores")  # grows with the batch
     ws_cohort = wb.add_worksheet("Cohort")
     ws_constraints = wb.add_worksheet("Constraints")
     ws_models = wb.add_worksheet("Models")
-    ws_partners = wb.add_worksheet("Partners")
-    ws_issues = wb.add_worksheet("Issues")
+    ws_partners = wb.add_streamed_worksheet("Partners")  # grows with the batch
+    ws_issues = wb.add_streamed_worksheet("Issues")  # grows with the batch
     ws_tracker = wb.add_worksheet("Tracker") if register is not None else None
 
     _returns(sh, ws_returns, result)

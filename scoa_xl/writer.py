@@ -1,6 +1,6 @@
 """The one way the tool opens a workbook for writing (xlsxwriter): text a person typed never becomes a formula,
-a number or a link; the file's parts are assembled in memory (or, for the summary, in files beside it); and each
-formula is prepared for the file once.
+a number or a link; the file's parts are assembled in memory (or, for the summary, in files beside it, its big
+sheets streamed row by row); and each formula is prepared for the file once.
 
 Measured (issue 7): xlsxwriter writes each part of a workbook to a temporary file before zipping it, and runs some
 150 regular-expression substitutions over every formula, data validation and conditional format to mark functions
@@ -42,6 +42,28 @@ class _Worksheet(Worksheet):
             prepared = _PREPARED[key] = super()._prepare_formula(formula, *args, **kwargs)
         return prepared
 
+    def add_table(self, first_row, first_col, last_row, last_col, options=None):
+        """xlsxwriter's add_table, also on a streamed sheet (see streamed_sheet), where xlsxwriter refuses it.
+
+        A streamed sheet's rows are on disk once written, so the table can only describe them: its header cells are
+        written by the caller, as any other row, and whatever add_table would write into the sheet is set aside.
+        xlsxwriter also keeps an entry for every cell of the table, about 100 bytes each, only to refuse a later
+        table or merged range laid over it; on a streamed sheet (one that grows with the batch) those are dropped."""
+        if not self.constant_memory:
+            return super().add_table(first_row, first_col, last_row, last_col, options)
+        if options and ("data" in options or options.get("total_row")
+                        or any("formula" in c for c in options.get("columns", ()))):
+            raise ValueError("a streamed sheet's table can hold only what was written into its rows")
+        held = {row: dict(cells) for row, cells in self.table.items()}  # the row not yet on disk
+        self.constant_memory = False
+        try:
+            return super().add_table(first_row, first_col, last_row, last_col, options)
+        finally:
+            self.constant_memory = True
+            self.table.clear()
+            self.table.update(held)
+            getattr(self, "table_cells", {}).clear()
+
 
 class _Workbook(Workbook):
     """A workbook assembled in memory and written to its file in one go when closed.
@@ -61,6 +83,21 @@ class _Workbook(Workbook):
             options = {**options, "in_memory": False, "tmpdir": self._spill}
         super().__init__(self._buffer, options)
 
+    def add_streamed_worksheet(self, name: str) -> _Worksheet:
+        """A worksheet whose rows go to a file as they are written instead of staying in memory (xlsxwriter's
+        constant_memory mode, for this sheet alone): for a sheet that grows with the batch.
+
+        Its cells must be written row by row, top to bottom, each row's height set while it is the row being
+        written: anything written later into an earlier row is dropped. Text is stored in each cell, not in the
+        shared list; a chart gets no cached figures from it; its tables are added as on any sheet."""
+        if self.in_memory:  # xlsxwriter streams only when it assembles the parts in files (see spill)
+            return self.add_worksheet(name)
+        self.constant_memory = True  # read by add_worksheet, for the sheet it makes
+        try:
+            return self.add_worksheet(name)
+        finally:
+            self.constant_memory = False
+
     def close(self) -> None:
         try:
             super().close()
@@ -78,7 +115,7 @@ class _Workbook(Workbook):
             fh.write(data)
 
 
-def new_workbook(path: Path | str, *, spill: Path | None = None, **options) -> Workbook:
+def new_workbook(path: Path | str, *, spill: Path | None = None, **options) -> _Workbook:
     """An xlsxwriter Workbook writing to `path` on close(), with the tool's safe options (and any others given).
 
     With `spill` (a folder), each part is assembled in a temporary file there (removed on closing, whatever

@@ -322,6 +322,17 @@ def test_tracker_sheet(messy):
     assert [r["File"] for r in stray] == ["errors.xlsx"]
 
 
+def test_the_summary_sheets_that_grow_with_the_batch_are_streamed(messy):
+    """Returns, Scores, Partners and Issues grow with the batch: their rows go to disk as written (each text in its
+    cell), so a 1,000-return summary is not held in memory; the rest keep the shared list of texts."""
+    path = messy["out"] / "summary.xlsx"
+    names = CalamineWorkbook.from_path(str(path)).sheet_names
+    with zipfile.ZipFile(path) as z:
+        inline = {name: 't="inlineStr"' in z.read(f"xl/worksheets/sheet{i}.xml").decode()
+                  for i, name in enumerate(names, 1)}
+    assert {n for n, streamed in inline.items() if streamed} == {"Returns", "Scores", "Partners", "Issues"}
+
+
 def test_summary_has_every_sheet_and_says_it_is_partial(messy):
     path = messy["out"] / "summary.xlsx"
     names = CalamineWorkbook.from_path(str(path)).sheet_names

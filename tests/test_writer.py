@@ -1,0 +1,117 @@
+"""The workbook writer's streamed sheets: rows go to a file as they are written, and the sheet a person opens is
+the same as one held in memory, its Excel table included (xlsxwriter itself refuses a table on such a sheet)."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+from office import convert
+from python_calamine import CalamineWorkbook
+
+from scoa_xl.writer import fit_row, new_workbook
+
+HEADERS = ["Council", "Note", "Score"]
+ROWS = [
+    ("Barsetshire", "A long note that wraps onto several lines in a column this narrow, so its row is taller", 61.5),
+    ("Loamshire", "", 40.0),
+    ("Wessex", "Short", None),
+]
+
+
+def _write(path: Path, streamed: bool, rows=ROWS) -> None:
+    wb = new_workbook(path, spill=path.parent)
+    head = wb.add_format({"bold": True, "text_wrap": True})
+    wrap = wb.add_format({"text_wrap": True})
+    ws = wb.add_streamed_worksheet("Data") if streamed else wb.add_worksheet("Data")
+    ws.write_string(0, 0, "A title above the table")
+    top = 2
+    for c, h in enumerate(HEADERS):
+        ws.write_string(top, c, h, head)
+    fit_row(ws, top, [(h, 10) for h in HEADERS], bold=True)
+    for r, (council, note, score) in enumerate(rows, start=top + 1):
+        ws.write_string(r, 0, council, wrap)
+        if note:
+            ws.write_string(r, 1, note, wrap)
+        else:
+            ws.write_blank(r, 1, None, wrap)
+        if score is None:
+            ws.write_blank(r, 2, None, wrap)
+        else:
+            ws.write_number(r, 2, score)
+        fit_row(ws, r, [(council, 14), (note, 20)])
+    last = top + max(1, len(rows))
+    ws.add_table(top, 0, last, len(HEADERS) - 1, {
+        "name": "tblData", "style": "Table Style Light 1", "autofilter": True,
+        "columns": [{"header": h, "header_format": head} for h in HEADERS]})
+    ws.write_string(last + 2, 0, "A line below the table")
+    ws.set_column(1, 1, 20)
+    ws.freeze_panes(top + 1, 1)
+    wb.close()
+
+
+def _seen(path: Path) -> tuple:
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Data"]
+    cells = {c.coordinate: (c.value, c.font.b, c.alignment.wrap_text) for row in ws.iter_rows() for c in row
+             if c.value is not None or c.has_style}
+    heights = {r: d.height for r, d in ws.row_dimensions.items() if d.height}
+    tables = {n: (ws.tables[n].ref, [col.name for col in ws.tables[n].tableColumns]) for n in ws.tables}
+    return cells, heights, tables, ws.freeze_panes
+
+
+@pytest.mark.parametrize("rows", [ROWS, []], ids=["rows", "empty"])
+def test_a_streamed_sheet_reads_back_as_the_same_sheet_held_in_memory(tmp_path: Path, rows) -> None:
+    held, streamed = tmp_path / "held" / "book.xlsx", tmp_path / "streamed" / "book.xlsx"
+    held.parent.mkdir()
+    streamed.parent.mkdir()
+    _write(held, False, rows)
+    _write(streamed, True, rows)
+    with zipfile.ZipFile(streamed) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    assert 't="inlineStr"' in sheet  # really streamed: each text in its cell, not in the shared list
+    with zipfile.ZipFile(held) as z:
+        assert 't="inlineStr"' not in z.read("xl/worksheets/sheet1.xml").decode()
+    seen = _seen(streamed)
+    assert seen == _seen(held)
+    cells, heights, tables, _ = seen
+    assert tables == {"tblData": (f"A3:C{3 + max(1, len(rows))}", HEADERS)}
+    assert [cells[f"{c}3"][0] for c in "ABC"] == HEADERS  # the header row is the table's, written once
+    if rows:
+        assert heights[4] > heights[5]  # the wrapped note's row is taller
+        assert cells["C4"][0] == 61.5
+    values = CalamineWorkbook.from_path(str(streamed)).get_sheet_by_name("Data").to_python()
+    assert values[2][:3] == HEADERS
+    assert {tuple(r[:3]) for r in values[3:3 + len(rows)]} == {(c, n, "" if s is None else s) for c, n, s in rows}
+
+
+def test_libreoffice_opens_a_streamed_sheet_with_its_table(tmp_path: Path, soffice: str) -> None:
+    path = tmp_path / "in" / "book.xlsx"
+    path.parent.mkdir()
+    _write(path, True)
+    (resaved,) = convert([path], tmp_path / "resaved")
+    cells, _, tables, _ = _seen(resaved)
+    assert tables["tblData"][1] == HEADERS
+    assert cells["A4"][0] == "Barsetshire" and cells["C4"][0] == 61.5 and cells["A8"][0] == "A line below the table"
+
+
+def test_a_streamed_sheet_refuses_a_table_that_would_write_into_rows_already_written(tmp_path: Path) -> None:
+    wb = new_workbook(tmp_path / "book.xlsx", spill=tmp_path)
+    ws = wb.add_streamed_worksheet("Data")
+    ws.write_string(0, 0, "Total")
+    with pytest.raises(ValueError, match="streamed"):
+        ws.add_table(0, 0, 2, 0, {"columns": [{"header": "Total", "formula": "=1+1"}]})
+    with pytest.raises(ValueError, match="streamed"):
+        ws.add_table(0, 0, 2, 0, {"data": [[1], [2]]})
+    wb.close()
+
+
+def test_a_workbook_assembled_in_memory_holds_its_sheets_in_memory_too(tmp_path: Path) -> None:
+    wb = new_workbook(tmp_path / "book.xlsx")  # no spill folder: xlsxwriter streams only into files
+    ws = wb.add_streamed_worksheet("Data")
+    assert not ws.constant_memory
+    ws.write_string(0, 0, "x")
+    wb.close()
+    assert openpyxl.load_workbook(tmp_path / "book.xlsx")["Data"]["A1"].value == "x"
