@@ -677,7 +677,7 @@ def _about(sh: _Sheets, ws, result: BatchResult, register: Sequence[Council] | N
     ):
         if name == "Tracker" and register is None:
             continue
-        ws.write_string(r, 0, name, st["label"])
+        ws.write_url(r, 0, f"internal:'{name}'!A1", st["link"], name)  # each name a link to its sheet
         ws.write_string(r, 1, what, st["text"])
         fit_row(ws, r, [(what, widths[1])])
         r += 1

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from xlsxwriter.exceptions import FileCreateError
 from xlsxwriter.workbook import Workbook
-from xlsxwriter.worksheet import Worksheet
+from xlsxwriter.worksheet import Worksheet, convert_range_args
 
 from .fileio import TEMP_PREFIX
 
@@ -42,6 +42,7 @@ class _Worksheet(Worksheet):
             prepared = _PREPARED[key] = super()._prepare_formula(formula, *args, **kwargs)
         return prepared
 
+    @convert_range_args  # as xlsxwriter's own: a range may also be given as "A1:D9"
     def add_table(self, first_row, first_col, last_row, last_col, options=None):
         """xlsxwriter's add_table, also on a streamed sheet (see streamed_sheet), where xlsxwriter refuses it.
 

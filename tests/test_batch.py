@@ -12,6 +12,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import openpyxl
 import pytest
 from click.testing import CliRunner
 from helpers import answers as build_answers
@@ -331,6 +332,13 @@ def test_the_summary_sheets_that_grow_with_the_batch_are_streamed(messy):
         inline = {name: 't="inlineStr"' in z.read(f"xl/worksheets/sheet{i}.xml").decode()
                   for i, name in enumerate(names, 1)}
     assert {n for n, streamed in inline.items() if streamed} == {"Returns", "Scores", "Partners", "Issues"}
+
+
+def test_the_summary_about_sheet_links_to_every_sheet_it_describes(messy):
+    about = openpyxl.load_workbook(messy["out"] / "summary.xlsx")["About"]
+    links = {c.value: c.hyperlink.location for row in about.iter_rows() for c in row if c.hyperlink is not None}
+    names = ["Returns", "Scores", "Cohort", "Constraints", "Models", "Partners", "Issues", "Tracker"]
+    assert links == {n: f"'{n}'!A1" for n in names}
 
 
 def test_summary_has_every_sheet_and_says_it_is_partial(messy):

@@ -115,3 +115,16 @@ def test_a_workbook_assembled_in_memory_holds_its_sheets_in_memory_too(tmp_path:
     ws.write_string(0, 0, "x")
     wb.close()
     assert openpyxl.load_workbook(tmp_path / "book.xlsx")["Data"]["A1"].value == "x"
+
+
+@pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "held"])
+def test_a_table_may_be_given_as_a_range_in_words(tmp_path: Path, streamed: bool) -> None:
+    wb = new_workbook(tmp_path / "book.xlsx", spill=tmp_path)
+    ws = wb.add_streamed_worksheet("Data") if streamed else wb.add_worksheet("Data")
+    ws.write_row(0, 0, ["Council", "Score"])
+    ws.write_row(1, 0, ["Wessex", 12])
+    ws.add_table("A1:B2", {"name": "tblWords", "columns": [{"header": "Council"}, {"header": "Score"}]})
+    wb.close()
+    ws2 = openpyxl.load_workbook(tmp_path / "book.xlsx")["Data"]
+    assert ws2.tables["tblWords"].ref == "A1:B2"
+    assert [[c.value for c in row] for row in ws2.iter_rows()] == [["Council", "Score"], ["Wessex", 12]]
