@@ -20,6 +20,7 @@ from .layout import COVER
 from .model import Cell, Return, Scores, Severity, Spec, Status
 from .preflight import SPREADSHEET_EXTS
 from .read import locate, peek_meta
+from .register import Register
 from .score import score_return
 from .spec import find_spec
 from .validate import status_of, validate
@@ -98,8 +99,10 @@ def resolve_spec(meta: dict[str, str], default: Spec) -> tuple[Spec | None, dict
                             + "".join(f" or {m.from_version}" for m in default.migrations))], ""
 
 
-def check_return(path: Path | str, default: Spec, *, score: bool = True) -> CheckedReturn:
-    """Read, check and (unless `score` is False) score one return; problems become issues, never exceptions."""
+def check_return(path: Path | str, default: Spec, *, score: bool = True,
+                 register: Register | None = None) -> CheckedReturn:
+    """Read, check and (unless `score` is False) score one return; problems become issues, never exceptions.
+    Its council is looked up on `register` (default: the bundled one)."""
     path = Path(path)
     try:
         meta, sniffed, data, grid, names = peek_meta(path)
@@ -114,7 +117,7 @@ def check_return(path: Path | str, default: Spec, *, score: bool = True) -> Chec
     read_spec = spec or default
     try:
         raw = locate(path, grid, names, meta, read_spec, sniffed, renamed)
-        ret, issues = validate(raw, issues)
+        ret, issues = validate(raw, issues, register)
     except ReturnUnreadable as exc:  # a sheet the reader could not lay out
         return CheckedReturn(path, Status.UNREADABLE, [exc.issue], sha256=digest)
     except Exception as exc:  # a damaged sheet deep inside: report it, never crash a batch

@@ -420,7 +420,8 @@ def plan(return_file: Path, output: Path | None, previous_file: Path | None, spe
 @click.option("-o", "--output", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write summary.xlsx, plans/ and feedback/ into (outside FOLDER).")
 @click.option("--register", "register_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The councils expected to return (CSV with name, code, region): adds the Tracker sheet.")
+              help="The councils expected to return (CSV with name, code, region): each return's council is "
+                   "checked against it (instead of the bundled register), and it adds the Tracker sheet.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,
               help="Worker processes reading the returns and writing plans (default: one per core, at most 4).")
 @click.option("--json", "as_json", is_flag=True, help="Print every file's status, issues and scores, and each "

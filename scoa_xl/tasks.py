@@ -16,7 +16,7 @@ from .errors import Issue
 from .fileio import display_name
 from .model import Identity, Spec, Status
 from .outputs import FAULTS as OUTPUT_FAULTS
-from .register import council_key, respondent_key
+from .register import Register, council_key, respondent_key
 from .results import FileRecord
 
 
@@ -46,18 +46,20 @@ class PlanDone:
 
 @dataclass(slots=True)
 class WorkerState:
-    """What every worker of one batch shares: the spec, where to stage, last year's returns, the run's date."""
+    """What every worker of one batch shares: the spec, where to stage, last year's returns, the run's date, and
+    the register councils are checked against (None: the bundled one)."""
 
     spec: Spec
     staging: str = ""
     previous: dict[str, str] = field(default_factory=dict)
     made_on: dt.date | None = None
+    register: Register | None = None
 
 
 def handle(task: Any, state: WorkerState) -> Any:
     """The worker's side of workers.Pool for a batch."""
     if isinstance(task, ReadTask):
-        return read_one(task, state.spec, state.staging)
+        return read_one(task, state.spec, state.staging, state.register)
     if isinstance(task, PeekTask):
         return peek(task.path, state.spec)
     if isinstance(task, PlanTask):
@@ -83,9 +85,9 @@ def peek(path: str, spec: Spec) -> tuple[str, str, str] | None:
     return previous_key(a.ret.identity), a.ret.identity.date, path
 
 
-def read_one(task: ReadTask, spec: Spec, staging: str = "") -> FileRecord:
+def read_one(task: ReadTask, spec: Spec, staging: str = "", register: Register | None = None) -> FileRecord:
     """Read, check and score one file into a small record (its plan is written later, by plan_group)."""
-    a = check_return(task.path, spec)
+    a = check_return(task.path, spec, register=register)
     if staging and a.scores is not None:
         _hand_over(a, spec, Path(staging) / f"{task.index}.assessment")
     r = FileRecord(task.file, Path(task.path), a.status, list(a.issues), sha256=a.sha256, read_by=a.read_by,
@@ -142,7 +144,7 @@ def plan_group(task: PlanTask, state: WorkerState) -> list[PlanDone]:
     spec, staging = state.spec, Path(state.staging)
     checked = []
     for index, path in task.members:
-        a = _taken_over(staging / f"{index}.assessment", spec) or check_return(path, spec)
+        a = _taken_over(staging / f"{index}.assessment", spec) or check_return(path, spec, register=state.register)
         a.file = a.file.with_name(display_name(a.file.name))  # the plan names its source: as text it can hold
         checked.append((index, a))
     done = []
@@ -155,7 +157,7 @@ def plan_group(task: PlanTask, state: WorkerState) -> list[PlanDone]:
         out = staging / f"{index}.xlsx"
         previous_path = state.previous.get(previous_key(a.ret.identity))
         try:
-            prev = check_return(previous_path, spec) if previous_path else None
+            prev = check_return(previous_path, spec, register=state.register) if previous_path else None
             write_plan(a, out, previous=prev if prev is not None and prev.ret is not None else None,
                        partners=partners, made_on=state.made_on)
             done.append(PlanDone(index, str(out)))

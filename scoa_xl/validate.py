@@ -12,7 +12,7 @@ from .errors import Code, Issue, issue, show
 from .fileio import TEXT_LIMIT
 from .model import Cell, FactorAnswer, Identity, Raw, Return, Severity, Spec, Status, is_inhibitor, is_supporter
 from .read import RawReturn
-from .register import bundled_register, looks_like_ons_code, nearest, normal_name
+from .register import Register, bundled_register, looks_like_ons_code, nearest, normal_name
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # "=SUM(", "@cmd", "+cmd|...", "-2+3": the shapes that become formulas. A bullet ("- see p. 4") does not.
@@ -112,9 +112,11 @@ def _form_words(spec: Spec) -> frozenset[str]:
     return words
 
 
-def council_issues(spec: Spec, ident: dict[str, str], cells: dict[str, Cell]) -> list[Issue]:
+def council_issues(spec: Spec, ident: dict[str, str], cells: dict[str, Cell],
+                   register: Register | None = None) -> list[Issue]:
     """A council is a council: not the form's own text, on the register (else the nearest names), with an ONS
-    code of the right shape that is the named council's. Against the bundled register of councils."""
+    code of the right shape that is the named council's. Against the register given (a batch's --register), else
+    the bundled register of councils."""
     out: list[Issue] = []
     form = _form_words(spec)
     for key in ("council", "respondent", "council_code"):
@@ -124,7 +126,7 @@ def council_issues(spec: Spec, ident: dict[str, str], cells: dict[str, Cell]) ->
     if out:
         return out
     name, code = ident["council"], ident["council_code"]
-    reg = bundled_register()
+    reg = register if register is not None else bundled_register()
     if not reg.councils:
         return out
     if code and not looks_like_ons_code(code):
@@ -175,8 +177,10 @@ def _check_wording(raw: RawReturn, issues: list[Issue]) -> None:
             issues[n] = dataclasses.replace(i, found=f"{i.found}; {names}")
 
 
-def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Return, list[Issue]]:
-    """Judge every value of a return; unusable values count as unanswered and are reported."""
+def validate(raw: RawReturn, preliminary: list[Issue] | None = None,
+             register: Register | None = None) -> tuple[Return, list[Issue]]:
+    """Judge every value of a return; unusable values count as unanswered and are reported. Its council is
+    looked up on `register` (default: the bundled one)."""
     spec: Spec = raw.spec
     issues: list[Issue] = list(preliminary or [])
     v = raw.values
@@ -199,7 +203,7 @@ def validate(raw: RawReturn, preliminary: list[Issue] | None = None) -> tuple[Re
         issues.append(issue(Code.ID_002, v[L.name_of("identity", "respondent")].cell or _identity_cell("respondent"),
                             found="a blank cell", expected="a name"))
     issues.extend(council_issues(spec, ident, {k: v[L.name_of("identity", k)].cell or _identity_cell(k)
-                                               for k in ("council", "council_code", "respondent")}))
+                                               for k in ("council", "council_code", "respondent")}, register))
 
     factors: dict[str, FactorAnswer] = {}
     for aspect in spec.aspects:

@@ -1,6 +1,6 @@
-"""A council is a council: names checked against the bundled register, ONS codes by shape and by name, and a
-cover that holds the form's own text (the sheets mixed up) refused. Filled as a user would, and re-saved by the
-real LibreOffice."""
+"""A council is a council: names checked against the bundled register (or a batch's own), ONS codes by shape and
+by name, and a cover that holds the form's own text (the sheets mixed up) refused. Filled as a user would, and
+re-saved by the real LibreOffice."""
 
 from __future__ import annotations
 
@@ -73,3 +73,27 @@ def test_a_cover_holding_the_forms_own_text_is_an_error(blank, tmp_path, text):
                               respondent="Jo Bloggs"))
     assert [c for c, *_ in issues] == [Code.ID_006, Code.ID_006]
     assert check_return(tmp_path / "mixed.xlsx", SPEC).status.value == "invalid"
+
+
+def test_a_batch_checks_councils_against_the_register_it_is_given(blank, tmp_path):
+    """A programme's own register (here a council the bundled one does not know) is the one its returns are
+    checked against, in reading and in the plan's second look; without it, the bundled register is."""
+    from scoa_xl.batch import run_batch
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    filled(blank, inbox, "barsetshire.xlsx", council="Barsetshire", council_code="E06099901", respondent="Jo Bloggs")
+    filled(blank, inbox, "leeds.xlsx", council="Leeds", council_code="E08000035", respondent="Ann Other")
+    register = tmp_path / "register.csv"
+    register.write_text("name,code,region\nBarsetshire,E06099901,South West\n", encoding="utf-8")
+
+    def council_codes(result, file):
+        (record,) = [f for f in result.files if f.file == file]
+        return sorted(i.code.value for i in record.issues if i.code.value.startswith("ID_"))
+
+    own = run_batch(inbox, tmp_path / "own", SPEC, register=register, jobs=2)
+    bundled = run_batch(inbox, tmp_path / "bundled", SPEC, register=None, jobs=2)
+    assert council_codes(own, "barsetshire.xlsx") == []
+    assert council_codes(bundled, "barsetshire.xlsx") == ["ID_003"]
+    assert council_codes(own, "leeds.xlsx") == ["ID_003"]  # on the bundled register, not on this programme's
+    assert council_codes(bundled, "leeds.xlsx") == []
