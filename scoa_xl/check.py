@@ -135,26 +135,26 @@ def check_return(path: Path | str, default: Spec, *, score: bool = True,
 PARALLEL_FROM = 40  # fewer files are checked sooner in one process than workers can be started and fed
 
 
-def check_paths(paths: Iterable[Path], default: Spec, jobs: int | None = 1,
-                time_limit: float | None = None) -> Iterator[tuple[str, CheckedReturn]]:
+def check_paths(paths: Iterable[Path], default: Spec, jobs: int | None = 1, time_limit: float | None = None,
+                register: Register | None = None) -> Iterator[tuple[str, CheckedReturn]]:
     """(name, checked return) for each path, in order, as `scoa check` shows them: a plain file as itself, an
     email, a mailbox or an archive as each spreadsheet attached to it ("Inbox.mbox > Leeds.xlsx"), plus anything
     inside that could not be opened. Only what a check reports is kept, so thousands of returns stay small.
 
     With `jobs` above 1 (None: one per core) and enough paths to repay starting them, files are checked in that
     many worker processes, each within `time_limit` seconds (a file that hangs or crashes its reader is reported
-    as unreadable, and the rest go on)."""
+    as unreadable, and the rest go on). Councils are looked up on `register` (default: the bundled one)."""
     paths = [Path(p) for p in paths]
     if jobs == 1 or len(paths) < PARALLEL_FROM:
         for path in paths:
-            yield from _check_one(path, default)
+            yield from _check_one(path, default, register)
         return
     from .workers import DEFAULT_JOBS, TIME_LIMIT, Pool  # imported only when used: start-up stays small
 
     jobs, limit = jobs or DEFAULT_JOBS, TIME_LIMIT if time_limit is None else time_limit
     done: dict[int, list[tuple[str, CheckedReturn]]] = {}
     at = 0
-    with Pool(min(jobs, len(paths)), _check_task, default) as pool:
+    with Pool(min(jobs, len(paths)), _check_task, (default, register)) as pool:
         for (k, path), res, failure in pool.run(enumerate(paths), limit):
             if failure:
                 error = res.name if failure == "error" else ""
@@ -166,23 +166,23 @@ def check_paths(paths: Iterable[Path], default: Spec, jobs: int | None = 1,
                 at += 1
 
 
-def _check_task(task: tuple[int, Path], spec: Spec) -> list[tuple[str, CheckedReturn]]:
-    return list(_check_one(task[1], spec))
+def _check_task(task: tuple[int, Path], state: tuple[Spec, Register | None]) -> list[tuple[str, CheckedReturn]]:
+    return list(_check_one(task[1], *state))
 
 
-def _check_one(path: Path, default: Spec) -> Iterator[tuple[str, CheckedReturn]]:
+def _check_one(path: Path, default: Spec, register: Register | None = None) -> Iterator[tuple[str, CheckedReturn]]:
     try:
         kind = None if path.suffix.lower() in SPREADSHEET_EXTS else sniff_container(path)
     except OSError:
         kind = None
     if kind is None:
-        yield display_name(path), _small(check_return(path, default, score=False))
+        yield display_name(path), _small(check_return(path, default, score=False, register=register))
         return
     with tempfile.TemporaryDirectory(prefix="scoa-check-") as scratch:
         for item in iter_container(path, display_name(path), kind):
             if item.is_spreadsheet:
                 copy = write_temporary(item, Path(scratch))
-                checked = _small(check_return(copy, default, score=False))
+                checked = _small(check_return(copy, default, score=False, register=register))
                 if item.issue is not None:  # damaged on its way (MAIL_009): said before what reading found
                     checked.issues.insert(0, item.issue)
                     if checked.status in (Status.VALID, Status.QUERIES):

@@ -265,9 +265,12 @@ def fields(workbook: Path | None, as_json: bool, spec_path: Path | None) -> None
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,
               help="Worker processes checking the returns when there are many (default: one per core, at most 4).")
+@click.option("--register", "register_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A register of councils (CSV with name, code, region) to check each return's council against, "
+                   "instead of the bundled register.")
 @time_limit_option
 @spec_option
-def check(returns: tuple[Path, ...], as_json: bool, jobs: int | None, time_limit: float,
+def check(returns: tuple[Path, ...], as_json: bool, jobs: int | None, register_csv: Path | None, time_limit: float,
           spec_path: Path | None) -> None:
     """Validate returns: every error (must fix) and query (fix or explain), at its cell.
 
@@ -279,9 +282,11 @@ def check(returns: tuple[Path, ...], as_json: bool, jobs: int | None, time_limit
       scoa check leeds.xlsx --json
     """
     from .check import check_paths
+    from .register import Register
 
     spec = _spec(spec_path)
-    results = list(check_paths(returns, spec, jobs=jobs, time_limit=time_limit))
+    register = Register.load(register_csv) if register_csv is not None else None
+    results = list(check_paths(returns, spec, jobs=jobs, time_limit=time_limit, register=register))
     if as_json:
         from .results import json_lines
 

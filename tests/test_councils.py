@@ -97,3 +97,30 @@ def test_a_batch_checks_councils_against_the_register_it_is_given(blank, tmp_pat
     assert council_codes(bundled, "barsetshire.xlsx") == ["ID_003"]
     assert council_codes(own, "leeds.xlsx") == ["ID_003"]  # on the bundled register, not on this programme's
     assert council_codes(bundled, "leeds.xlsx") == []
+
+
+def test_scoa_check_takes_a_register_too_in_one_process_and_in_workers(blank, tmp_path):
+    import shutil
+
+    from click.testing import CliRunner
+
+    from scoa_xl.check import PARALLEL_FROM, check_paths
+    from scoa_xl.cli import main
+    from scoa_xl.register import Register
+
+    path = filled(blank, tmp_path, "barsetshire.xlsx", council="Barsetshire", council_code="E06099901",
+                  respondent="Jo Bloggs")
+    register = tmp_path / "register.csv"
+    register.write_text("name,code,region\nBarsetshire,E06099901,South West\n", encoding="utf-8")
+    runner = CliRunner()
+    own = runner.invoke(main, ["check", str(path), "--register", str(register)])
+    bundled = runner.invoke(main, ["check", str(path)])
+    assert "ID_003" not in own.output and "ID_003" in bundled.output, (own.output, bundled.output)
+
+    many = tmp_path / "many"
+    many.mkdir()
+    copies = [shutil.copyfile(path, many / f"b{i}.xlsx") for i in range(PARALLEL_FROM)]
+    for reg, queried in ((Register.load(register), False), (None, True)):
+        results = list(check_paths(copies, SPEC, jobs=2, register=reg))
+        assert len(results) == PARALLEL_FROM
+        assert all((Code.ID_003 in {i.code for i in a.issues}) is queried for _, a in results)
