@@ -94,7 +94,7 @@ def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, job
         prev_index = _index_previous(Path(previous), spec, jobs, time_limit) if previous else {}
         from . import check, plan  # noqa: F401 - loaded once here, so every forked worker starts with them
 
-        state = WorkerState(spec, str(run.work), prev_index, started.date(), reg if register else None)
+        state = WorkerState(spec, str(run.work), prev_index, started.date(), reg)
         pool = Pool(min(jobs, len(tasks)), handle, state) if tasks else None
         try:
             if pool is not None:

@@ -115,8 +115,8 @@ def _form_words(spec: Spec) -> frozenset[str]:
 def council_issues(spec: Spec, ident: dict[str, str], cells: dict[str, Cell],
                    register: Register | None = None) -> list[Issue]:
     """A council is a council: not the form's own text, on the register (else the nearest names), with an ONS
-    code of the right shape that is the named council's. Against the register given (a batch's --register), else
-    the bundled register of councils."""
+    code of the right shape that is the named council's. Against the register given (--register), else the
+    bundled register of councils."""
     out: list[Issue] = []
     form = _form_words(spec)
     for key in ("council", "respondent", "council_code"):

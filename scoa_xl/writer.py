@@ -44,7 +44,7 @@ class _Worksheet(Worksheet):
 
     @convert_range_args  # as xlsxwriter's own: a range may also be given as "A1:D9"
     def add_table(self, first_row, first_col, last_row, last_col, options=None):
-        """xlsxwriter's add_table, also on a streamed sheet (see streamed_sheet), where xlsxwriter refuses it.
+        """xlsxwriter's add_table, also on a streamed sheet (_Workbook.add_streamed_worksheet), which it refuses.
 
         A streamed sheet's rows are on disk once written, so the table can only describe them: its header cells are
         written by the caller, as any other row, and whatever add_table would write into the sheet is set aside.

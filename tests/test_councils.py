@@ -1,20 +1,25 @@
-"""A council is a council: names checked against the bundled register (or a batch's own), ONS codes by shape and
-by name, and a cover that holds the form's own text (the sheets mixed up) refused. Filled as a user would, and
-re-saved by the real LibreOffice."""
+"""A council is a council: names checked against the bundled register (or one given with --register), ONS
+codes by shape and by name, and a cover that holds the form's own text (the sheets mixed up) refused. Filled as a
+user would, and re-saved by the real LibreOffice."""
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 
 import pytest
+from click.testing import CliRunner
 from helpers import fill_workbook
 from office import convert
 
 from scoa_xl import layout as L
-from scoa_xl.check import check_return
+from scoa_xl.batch import run_batch
+from scoa_xl.check import PARALLEL_FROM, check_paths, check_return
+from scoa_xl.cli import main
 from scoa_xl.errors import CATALOGUE, Code
 from scoa_xl.generate import generate
 from scoa_xl.model import Identity
+from scoa_xl.register import Register
 from scoa_xl.spec import load_spec
 
 SPEC = load_spec()
@@ -78,8 +83,6 @@ def test_a_cover_holding_the_forms_own_text_is_an_error(blank, tmp_path, text):
 def test_a_batch_checks_councils_against_the_register_it_is_given(blank, tmp_path):
     """A programme's own register (here a council the bundled one does not know) is the one its returns are
     checked against, in reading and in the plan's second look; without it, the bundled register is."""
-    from scoa_xl.batch import run_batch
-
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     filled(blank, inbox, "barsetshire.xlsx", council="Barsetshire", council_code="E06099901", respondent="Jo Bloggs")
@@ -100,14 +103,6 @@ def test_a_batch_checks_councils_against_the_register_it_is_given(blank, tmp_pat
 
 
 def test_scoa_check_takes_a_register_too_in_one_process_and_in_workers(blank, tmp_path):
-    import shutil
-
-    from click.testing import CliRunner
-
-    from scoa_xl.check import PARALLEL_FROM, check_paths
-    from scoa_xl.cli import main
-    from scoa_xl.register import Register
-
     path = filled(blank, tmp_path, "barsetshire.xlsx", council="Barsetshire", council_code="E06099901",
                   respondent="Jo Bloggs")
     register = tmp_path / "register.csv"
