@@ -3,6 +3,7 @@ the same as one held in memory, its Excel table included (xlsxwriter itself refu
 
 from __future__ import annotations
 
+import datetime as dt
 import zipfile
 from pathlib import Path
 
@@ -128,3 +129,47 @@ def test_a_table_may_be_given_as_a_range_in_words(tmp_path: Path, streamed: bool
     ws2 = openpyxl.load_workbook(tmp_path / "book.xlsx")["Data"]
     assert ws2.tables["tblWords"].ref == "A1:B2"
     assert [[c.value for c in row] for row in ws2.iter_rows()] == [["Council", "Score"], ["Wessex", 12]]
+
+
+def test_cells_written_directly_are_byte_for_byte_what_xlsxwriter_writes(tmp_path):
+    """The writer writes the commonest cells (text or a number in a format of their own) straight into the sheet;
+    every kind of cell, formatted or not, must come out exactly as xlsxwriter's own Workbook writes it."""
+    from xlsxwriter.workbook import Workbook
+
+    from scoa_xl.writer import SAFE_TEXT
+
+    def fill(wb) -> None:
+        bold = wb.add_format({"bold": True})
+        money = wb.add_format({"num_format": "0.0"})
+        ws = wb.add_worksheet("Cells")
+        ws.set_column(3, 3, 12, money)
+        ws.set_row(4, 30, bold)
+        ws.write_string(0, 0, "plain text")
+        ws.write_string(0, 1, "bold & <escaped> \"text\"", bold)
+        ws.write_string(0, 2, "  spaced  ", bold)
+        ws.write_string(0, 3, "_x0041_ and a tab\there", bold)
+        ws.write_number(1, 0, 61.25)
+        ws.write_number(1, 1, 1 / 3, money)
+        ws.write_number(1, 2, 12345678901234567890, money)
+        ws.write_number(1, 3, -0.0001, bold)
+        ws.write_number(2, 3, 7)  # the column's format
+        ws.write_string(4, 0, "the row's format")
+        ws.write_blank(5, 0, None, bold)
+        ws.write_boolean(5, 1, True, bold)
+        ws.write_formula(5, 2, "=B2*2", money, 0.67)
+        ws.write_datetime(5, 3, dt.datetime(2026, 12, 3, 9, 30), wb.add_format({"num_format": "yyyy-mm-dd"}))
+        ws.write_rich_string(6, 0, "a ", bold, "rich", " string", bold)
+        ws.write_string(7, 16383, "the last column", bold)
+
+    ours, theirs = tmp_path / "ours.xlsx", tmp_path / "theirs.xlsx"
+    wb = new_workbook(ours)
+    fill(wb)
+    wb.close()
+    plain = Workbook(str(theirs), {**SAFE_TEXT, "in_memory": True})
+    fill(plain)
+    plain.close()
+    with zipfile.ZipFile(ours) as a, zipfile.ZipFile(theirs) as b:
+        sheet = "xl/worksheets/sheet1.xml"
+        assert a.read(sheet) == b.read(sheet)
+        assert a.read("xl/sharedStrings.xml") == b.read("xl/sharedStrings.xml")
+        assert b'<c r="B2" s="' in a.read(sheet)  # the cells the writer writes itself are there
