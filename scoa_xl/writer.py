@@ -44,6 +44,27 @@ class _Worksheet(Worksheet):
             prepared = _PREPARED[key] = super()._prepare_formula(formula, *args, **kwargs)
         return prepared
 
+    def write_string(self, row, col, *args, **kwargs):
+        """xlsxwriter's, with its commonest case (a cell given by row and column, on a sheet held in memory, text short
+        enough never to be cut) done here in one step: its own goes through two more calls and a bounds check that
+        is most of the time to fill a plan's cells. Anything else goes to xlsxwriter's."""
+        string = args[0] if args else None
+        if (type(row) is int and type(col) is int and type(string) is str and len(args) <= 2 and not kwargs
+                and not self.constant_memory and 0 <= row < self.xls_rowmax and 0 <= col < self.xls_colmax
+                and len(string) <= self.xls_strmax // 2):
+            if self.dim_rowmin is None or row < self.dim_rowmin:  # as xlsxwriter's _check_dimensions
+                self.dim_rowmin = row
+            if self.dim_rowmax is None or row > self.dim_rowmax:
+                self.dim_rowmax = row
+            if self.dim_colmin is None or col < self.dim_colmin:
+                self.dim_colmin = col
+            if self.dim_colmax is None or col > self.dim_colmax:
+                self.dim_colmax = col
+            self.table[row][col] = CellStringTuple(self.str_table._get_shared_string_index(string),
+                                                   args[1] if len(args) == 2 else None)
+            return 0
+        return super().write_string(row, col, *args, **kwargs)
+
     def _write_cell(self, row, col, cell):
         """xlsxwriter's, with its commonest cells written straight out: shared text or a number, in a format of its own
         (nine in ten of a plan's cells). Its own version builds and escapes each attribute in turn, and was a fifth of
@@ -220,8 +241,17 @@ def wrapped_lines(text: str, width: float, *, bold: bool = False) -> int:
 def row_height(cells: Iterable[tuple[object, float]], *, minimum: int = 1, bold: bool = False,
                size: float = 11) -> float:
     """The height in points of a row whose wrapped cells hold these (text, column width) pairs."""
-    lines = max([minimum] + [wrapped_lines(str(t), w, bold=bold) for t, w in cells if t not in (None, "")])
+    row = tuple(cells)
+    try:
+        lines = max(minimum, _lines(row, bold))
+    except TypeError:  # a value that cannot be remembered (unhashable): measured afresh
+        lines = max(minimum, _lines.__wrapped__(row, bold))
     return min(MAX_ROW_HEIGHT, lines * LINE_HEIGHT * size / 11 + 3)
+
+
+@lru_cache(maxsize=8192)  # whole rows recur too: a factor's statement and rating, in every plan of a batch
+def _lines(cells: tuple[tuple[object, float], ...], bold: bool) -> int:
+    return max([0] + [wrapped_lines(str(t), w, bold=bold) for t, w in cells if t not in (None, "")])
 
 
 def fit_row(ws, row: int, cells: Iterable[tuple[object, float]], *, minimum: int = 1, bold: bool = False,

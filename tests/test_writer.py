@@ -142,6 +142,7 @@ def test_cells_written_directly_are_byte_for_byte_what_xlsxwriter_writes(tmp_pat
         bold = wb.add_format({"bold": True})
         money = wb.add_format({"num_format": "0.0"})
         ws = wb.add_worksheet("Cells")
+        ws.write_string(7, 6, "first, so each bound of the sheet's used range moves later", bold)
         ws.set_column(3, 3, 12, money)
         ws.set_row(4, 30, bold)
         ws.write_string(0, 0, "plain text")
@@ -160,16 +161,31 @@ def test_cells_written_directly_are_byte_for_byte_what_xlsxwriter_writes(tmp_pat
         ws.write_datetime(5, 3, dt.datetime(2026, 12, 3, 9, 30), wb.add_format({"num_format": "yyyy-mm-dd"}))
         ws.write_rich_string(6, 0, "a ", bold, "rich", " string", bold)
         ws.write_string(7, 16383, "the last column", bold)
+        ws.set_row(9, 20)  # a row's height before any cell of it, then cells above and to the left of the last
+        ws.write_string(9, 5, "after a row height")
+        ws.write_string("C9", "in A1 notation", bold)
+        ws.write_string(3, 0, "x" * 40_000, bold)  # cut to Excel's limit, as xlsxwriter cuts it
+        ws.write_string(8, 16384, "beyond the last column")
+        ws.write_string(1_048_576, 0, "beyond the last row")
+        ws.write_string(-1, 0, "before the first row")
+        ws.write(10, 0, "through write()", bold)
+        text = wb.add_worksheet("Text only")  # the used range comes from these alone
+        for row, col in ((5, 4), (2, 1), (8, 7), (3, 2)):
+            text.write_string(row, col, f"row {row}, column {col}", bold)
 
     ours, theirs = tmp_path / "ours.xlsx", tmp_path / "theirs.xlsx"
     wb = new_workbook(ours)
     fill(wb)
+    said = [wb.worksheets()[0].write_string(*args) for args in ((3, 1, "y" * 40_000), (0, 16384, "z"), (2, 2, "w"))]
     wb.close()
     plain = Workbook(str(theirs), {**SAFE_TEXT, "in_memory": True})
     fill(plain)
+    assert said == [plain.worksheets()[0].write_string(*args)
+                    for args in ((3, 1, "y" * 40_000), (0, 16384, "z"), (2, 2, "w"))] == [-2, -1, 0]
     plain.close()
     with zipfile.ZipFile(ours) as a, zipfile.ZipFile(theirs) as b:
         sheet = "xl/worksheets/sheet1.xml"
         assert a.read(sheet) == b.read(sheet)
+        assert a.read("xl/worksheets/sheet2.xml") == b.read("xl/worksheets/sheet2.xml")
         assert a.read("xl/sharedStrings.xml") == b.read("xl/sharedStrings.xml")
         assert b'<c r="B2" s="' in a.read(sheet)  # the cells the writer writes itself are there
