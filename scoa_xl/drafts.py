@@ -85,17 +85,36 @@ class Draft:
 def addresses(value: str | Iterable[str]) -> tuple[str, ...]:
     """Well-formed email addresses from what a register or a message gave ("Name <a@b>", "a@b, c@d"); anything
     else (a blank, a typo without @, control characters) is left out, so a draft is never malformed."""
+    return tuple(dict.fromkeys(str(a) for a in _addresses(value)))
+
+
+def mailboxes(value: str | Iterable[str]) -> frozenset[str]:
+    """The bare addresses ("a@b", in lower case) of those addresses() keeps: to tell whether a message's sender is
+    a contact on the register, whatever names either gives."""
+    return frozenset(a.addr_spec.lower() for a in _addresses(value))
+
+
+def greeting_name(sender: str) -> str:
+    """Whom a letter to a message's sender greets: the name the message gives ("Pat Ryan" of "Pat Ryan <p@b>"),
+    else the bare address, else what it says."""
+    found = _addresses(sender)
+    if not found:
+        return sender.strip()
+    return found[0].display_name or found[0].addr_spec
+
+
+def _addresses(value: str | Iterable[str]) -> list[Address]:
     raw = [value] if isinstance(value, str) else list(value)
-    out: list[str] = []
+    out: list[Address] = []
     # A line break separates addresses (two typed in one register cell); it never starts another header.
     for name, addr in getaddresses([_CONTROL.sub(" ", re.sub(r"[\r\n]+", ",", v)) for v in raw if v]):
         if not _ADDRESS.fullmatch(addr.strip()):
             continue
         try:
-            out.append(str(Address(display_name=name.strip(), addr_spec=addr.strip())))
+            out.append(Address(display_name=name.strip(), addr_spec=addr.strip()))
         except (ValueError, IndexError, TypeError, HeaderParseError):  # Address refuses what is not an address
             continue
-    return tuple(dict.fromkeys(out))
+    return out
 
 
 def split_subject(text: str) -> tuple[str, str]:

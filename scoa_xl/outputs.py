@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .drafts import Attachment, feedback_draft, reminder_draft
+from .drafts import Attachment, feedback_draft, greeting_name, mailboxes, reminder_draft
 from .errors import Code, Issue, OutputError
 from .fileio import TEMP_PREFIX, display_name, exchange, make_dir, safe_filename, write_atomic
 from .model import Spec, Status
@@ -219,7 +219,7 @@ def feedback_context(r: FileRecord, spec: Spec) -> dict[str, Any]:
     return {
         "file": r.file, "status": r.status.value if r.status else "", "council": r.council_name,
         "respondent": r.respondent, "reason": r.reason,
-        "sender": r.source.sender if r.source and r.source.sender else "",
+        "sender": greeting_name(r.source.sender) if r.source and r.source.sender else "",
         "errors": [item(i) for i in r.issues if i.severity.value == "error"],
         "queries": [item(i) for i in r.issues if i.severity.value == "query"],
         "duplicate_of": r.duplicate_of, "superseded_by": r.superseded_by, "supersedes": r.supersedes,
@@ -242,14 +242,23 @@ def write_drafts(results: list[FileRecord], where: Path, spec: Spec, register: R
                  expected: Sequence[Council] = ()) -> set[str]:
     """OUT/drafts: one unsent email (.eml, `X-Unsent: 1`) per feedback letter, to the address the return came
     from (else the register's contact for its council), with the plan attached; and a reminder for each council
-    in `expected` that has not returned. Nothing is sent: a person opens each draft, reviews it and sends it."""
+    in `expected` that has not returned (a council whose contact sent only a file that could not be read has
+    replied: its letter asks for the file again). Nothing is sent: a person opens each draft, reviews it and sends
+    it."""
     folder = make_dir(where / DRAFTS)
     used: set[str] = set()
     written: set[str] = set()
     returned: set[str] = set()
+    contacts = {a: c for c in expected for a in mailboxes(c.email)}
     for r in results:
         if r.live:
             returned.add(council_key(r.code, r.council_name))
+        elif r.status == Status.UNREADABLE and r.source is not None and r.source.sender:
+            # A file that could not be read, sent by a council's contact: the council did reply, and its letter
+            # asks for the file again, so it is not also reminded that nothing came.
+            sent_by = next((contacts[a] for a in sorted(mailboxes(r.source.sender)) if a in contacts), None)
+            if sent_by is not None:
+                returned.add(council_key(sent_by.code, sent_by.name))
         # A letter worth sending: about a return, or a file sent that could not be read or held no return.
         if not r.feedback or not (r.live or r.status == Status.UNREADABLE or (r.source is not None and r.issues)):
             continue

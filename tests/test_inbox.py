@@ -330,3 +330,31 @@ def test_generate_issues_each_workbook_as_a_draft(inbox, tmp_path):
         assert msg["To"] == (address or None) and msg["X-Unsent"] == "1" and council in msg["Subject"]
         (att,) = msg.iter_attachments()
         assert att.get_filename() == workbook.name and att.get_content() == workbook.read_bytes()
+
+
+def test_a_council_whose_contact_sent_an_unreadable_file_gets_its_letter_not_a_reminder(inbox, tmp_path):
+    """Manchester's contact sends a file that cannot be read: the draft to them says so and asks for it again;
+    Manchester is not also reminded that nothing came. The same file from an address not on the register says
+    nothing about who sent it, so there Manchester is reminded with every other council."""
+    from scoa_xl.batch import run_batch
+
+    damaged = inbox["returns"]["Leeds"][:3000]  # cut short on its way
+    for k, (sender, manchester_reminded) in enumerate((("Pat Ryan <ASC@Manchester.gov.uk>", False),
+                                                      ("someone@example.org", True))):
+        folder, out = tmp_path / f"in-{k}", tmp_path / f"out-{k}"
+        folder.mkdir()
+        (folder / "Our return.eml").write_bytes(message(sender, "Mon, 09 Feb 2026 10:00:00 +0000", "SCOA return",
+                                                        [("Manchester.xlsx", damaged, XLSX)]).as_bytes())
+        result = run_batch(folder, out, SPEC, register=inbox["register"], jobs=1, drafts=True)
+        (record,) = result.files
+        assert record.status is not None and record.status.value == "unreadable"
+        drafts = {p.name: email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+                  for p in (out / "drafts").glob("*.eml")}
+        reminded = sorted(n.removeprefix("Reminder - ").removesuffix(".eml") for n in drafts
+                          if n.startswith("Reminder - "))
+        assert reminded == sorted(c for c, _, _ in REGISTER if manchester_reminded or c != "Manchester"), sender
+        (letter,) = [m for n, m in drafts.items() if not n.startswith("Reminder - ")]
+        assert letter["To"] == sender and letter["X-Unsent"] == "1"
+        text = letter.get_body(("plain",)).get_content()
+        assert "We could not read" in text
+        assert text.startswith("Dear Pat Ryan,\n" if k == 0 else "Dear someone@example.org,\n")  # a name, not a header
