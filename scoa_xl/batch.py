@@ -2,7 +2,8 @@
 the programme team's summary. `run_batch` ties the stages together; each stage has its own module:
 
     inbox.py    find every file, sort out what to read, spot copies and resubmissions
-    workers.py  read each file (tasks.py) in a worker process with a time limit
+    workers.py  open each email and archive, read each file, write each plan (tasks.py): in worker
+                processes, each with a time limit
     consolidate.py  combine each council's respondents
     outputs.py  place plans and letters;  summary.py  write summary.xlsx
 
@@ -20,7 +21,7 @@ from pathlib import Path
 from .consolidate import Respondent, consolidate
 from .errors import InputError, issue, worker_failed
 from .fileio import is_inside, make_dir
-from .inbox import classify, discover, expand, fingerprint, mark_duplicates, parse_date, resolve_copies
+from .inbox import classify, discover, expand, fingerprint, mark_duplicates, parse_date, resolve_copies, to_open
 from .model import CONTROL_IDS, Spec, Status
 from .outputs import (
     FEEDBACK,
@@ -36,11 +37,13 @@ from .outputs import (
 )
 from .register import Register
 from .results import BatchResult, FileRecord, Spool
-from .tasks import PeekTask, PlanDone, PlanTask, ReadTask, WorkerState, failed_read, handle, plan_tasks
+from .tasks import OpenTask, PeekTask, PlanDone, PlanTask, ReadTask, WorkerState, failed_read, handle, plan_tasks
 from .validate import status_of
 from .workers import DEFAULT_JOBS, TIME_LIMIT, Pool, TaskFailed
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total): "Reading returns", "Writing plans"
+Progress = Callable[[str, int, int], None]  # (stage, done, total): "Opening emails and archives", "Reading returns",
+# "Writing plans"
+OPENED_PER_LIMIT = 50 * 1024 * 1024  # bytes of email an opening is allowed the time limit for (at ~0.2 s a MB)
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -87,17 +90,21 @@ def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, job
         results = discover(folder)
         for r in results:
             classify(r)
-        results = expand(results, run.work / "attachments")
-        fingerprint(results)
-        originals = mark_duplicates(results)
-        tasks = [ReadTask(i, str(r.path), r.file) for i, r in enumerate(results) if r.status is None]
         prev_index = _index_previous(Path(previous), spec, jobs, time_limit) if previous else {}
         from . import check, plan  # noqa: F401 - loaded once here, so every forked worker starts with them
 
         state = WorkerState(spec, str(run.work), prev_index, started.date(), reg)
-        pool = Pool(min(jobs, len(tasks)), handle, state) if tasks else None
+        # As many workers as there are files to read, at most one a core; an email may hold any number of returns.
+        candidates = sum(r.status is None for r in results)
+        workers = jobs if to_open(results) else min(jobs, candidates)
+        pool = Pool(workers, handle, state) if candidates else None
         try:
             if pool is not None:
+                results = _open_containers(pool, results, run.work / "attachments", time_limit, report)
+            fingerprint(results)
+            originals = mark_duplicates(results)
+            tasks = [ReadTask(i, str(r.path), r.file) for i, r in enumerate(results) if r.status is None]
+            if pool is not None and tasks:
                 report("Reading returns", 0, len(tasks))
                 for n, (task, res, failure) in enumerate(pool.run(tasks, time_limit), 1):
                     settled = _settle(results[task.index], task, res, failure, time_limit)
@@ -105,7 +112,7 @@ def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, job
                     report("Reading returns", n, len(tasks))
                     fault_point("reading")
             _resolve(results, originals, reg)
-            if pool is not None:
+            if pool is not None and tasks:
                 _write_plans(pool, results, time_limit, report)
         finally:
             if pool is not None:
@@ -138,6 +145,42 @@ def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, job
         raise
     finally:
         run.discard()
+
+
+def _open_containers(pool: Pool, results: list[FileRecord], scratch: Path, limit: float,
+                     report: Progress) -> list[FileRecord]:
+    """Every email, mailbox and archive opened by the workers, in place of its attachments and members (as
+    inbox.expand splices them): parsing a message costs as much as reading the return inside it, so it is shared
+    between the cores, and one that hangs or crashes the parser is reported and the rest go on. A container's
+    time limit grows with the largest (a mailbox is read a message at a time)."""
+    where = to_open(results)
+    if not where:
+        return results
+    largest = max(_size(results[i].path) for i in where)
+    limit *= 1 + largest // OPENED_PER_LIMIT
+    opened: dict[int, list[FileRecord]] = {}
+    report("Opening emails and archives", 0, len(where))
+    tasks = [OpenTask(i, results[i], str(scratch)) for i in where]
+    for n, (task, res, failure) in enumerate(pool.run(tasks, limit), 1):
+        assert isinstance(task, OpenTask)
+        if isinstance(res, TaskFailed) and isinstance(res.error, OSError):
+            raise res.error  # copying an attachment out: the disk filled or a folder refused, so the run fails
+        if failure or not isinstance(res, list):
+            r = results[task.index]
+            error = res.name if isinstance(res, TaskFailed) else ""
+            r.status, r.issues = Status.UNREADABLE, [*r.issues, worker_failed(failure or "crash", limit, error,
+                                                                              what="container")]
+            res = [r]
+        opened[task.index] = res
+        report("Opening emails and archives", n, len(where))
+    return expand(results, opened)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _write_plans(pool: Pool, results: list[FileRecord], limit: float, report: Progress) -> None:

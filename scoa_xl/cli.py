@@ -95,7 +95,8 @@ spec_option = click.option("--spec", "spec_path", type=click.Path(dir_okay=False
 
 # The default is workers.TIME_LIMIT, written out so start-up does not import the worker pool.
 time_limit_option = click.option("--time-limit", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
-                                 help="Seconds allowed to read one file before it is reported as taking too long.")
+                                 help="Seconds allowed to read one file before it is reported as taking too long "
+                                      "(an email, mailbox or archive: to open it, and more for every 50 MB).")
 
 
 def _spec(path: Path | None):

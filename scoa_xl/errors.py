@@ -285,14 +285,17 @@ def issue(code: Code, where: Cell | None = None, found: str = "", expected: str 
     return Issue(entry.severity, code, sheet, cell, found, expected, entry.fix, entry.title)
 
 
-def worker_failed(failure: str, limit: float, error: str = "") -> Issue:
+def worker_failed(failure: str, limit: float, error: str = "", *, what: str = "workbook") -> Issue:
     """The issue for a file whose worker process gave no answer: it overran `limit` seconds ("timeout"), raised
-    `error` ("error"), or died ("crash")."""
+    `error` ("error"), or died ("crash"). `what` it should have been: "workbook", or "container" (an email, a
+    mailbox or an archive)."""
+    thing = "an email, mailbox or archive" if what == "container" else "a workbook"
     if failure == "timeout":
         return issue(Code.FILE_006, found=f"no result after {limit:g} seconds",
-                     expected=f"a workbook that can be read within {limit:g} seconds")
+                     expected=f"{thing} that can be read within {limit:g} seconds")
     found = f"a file that stopped the reader ({error or 'it may be damaged'})"
-    return issue(Code.FILE_001, found=found, expected="an .xlsx or .ods workbook that opens normally")
+    return issue(Code.FILE_001, found=found, expected=f"{'an .xlsx or .ods workbook' if what == 'workbook' else thing}"
+                                                      " that opens normally")
 
 
 def show(value: object) -> str:

@@ -144,21 +144,29 @@ def _sniff_other(path: Path) -> str:
     return _NOT_SPREADSHEET.get(ext, f"a {ext or 'nameless'} file" if ext else "a file with no extension")
 
 
-def expand(results: list[FileRecord], scratch: Path) -> list[FileRecord]:
-    """Each email, mailbox or archive in place of its attachments and members, one record each: a spreadsheet is
-    a return of its own (its bytes copied into `scratch`, named by content), anything else a row saying what it
-    is. The container's own name leads each one's: `Inbox.mbox > Fwd SCOA.eml > Leeds return.xlsx`."""
+def to_open(results: list[FileRecord]) -> list[int]:
+    """Where the emails, mailboxes and archives still to be opened are in `results`."""
+    return [i for i, r in enumerate(results) if r.container is not None and r.status is None]
+
+
+def open_one(r: FileRecord, scratch: Path) -> list[FileRecord]:
+    """An email, mailbox or archive → a record for each of its attachments and members: a spreadsheet is a return of
+    its own (its bytes copied into `scratch`, named by content), anything else a row saying what it is. The
+    container's own name leads each one's: `Inbox.mbox > Fwd SCOA.eml > Leeds return.xlsx`."""
+    assert r.container is not None
+    try:
+        mtime = r.path.stat().st_mtime_ns
+    except OSError:
+        mtime = 0
+    make_dir(scratch)
+    return [item_record(item, r.path, mtime, scratch) for item in iter_container(r.path, r.file, r.container)]
+
+
+def expand(results: list[FileRecord], opened: dict[int, list[FileRecord]]) -> list[FileRecord]:
+    """`results` with each container (at the indexes to_open gave) in place of what open_one found in it."""
     out: list[FileRecord] = []
-    for r in results:
-        if r.container is None or r.status is not None:
-            out.append(r)
-            continue
-        try:
-            mtime = r.path.stat().st_mtime_ns
-        except OSError:
-            mtime = 0
-        make_dir(scratch)
-        out.extend(item_record(item, r.path, mtime, scratch) for item in iter_container(r.path, r.file, r.container))
+    for i, r in enumerate(results):
+        out.extend(opened[i] if i in opened else (r,))
     return out
 
 

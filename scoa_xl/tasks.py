@@ -14,6 +14,7 @@ from typing import Any
 from .check import CheckedReturn, check_return
 from .errors import Issue
 from .fileio import display_name
+from .inbox import open_one
 from .model import Identity, Spec, Status
 from .outputs import FAULTS as OUTPUT_FAULTS
 from .register import Register, council_key, respondent_key
@@ -25,6 +26,13 @@ class ReadTask:
     index: int
     path: str
     file: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTask:
+    index: int  # of the container in the batch's list of files
+    record: FileRecord  # the email, mailbox or archive
+    scratch: str  # where its spreadsheets are copied
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +68,8 @@ def handle(task: Any, state: WorkerState) -> Any:
     """The worker's side of workers.Pool for a batch."""
     if isinstance(task, ReadTask):
         return read_one(task, state.spec, state.staging, state.register)
+    if isinstance(task, OpenTask):
+        return open_one(task.record, Path(task.scratch))
     if isinstance(task, PeekTask):
         return peek(task.path, state.spec)
     if isinstance(task, PlanTask):

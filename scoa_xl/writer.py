@@ -106,6 +106,17 @@ class _Worksheet(Worksheet):
             getattr(self, "table_cells", {}).clear()
 
 
+class _Buffer(io.BytesIO):
+    """Where a workbook is zipped: a buffer that stays open until it is collected.
+
+    When a part cannot be written (a full disk), xlsxwriter leaves its zip writer open on this buffer; collected
+    later, the writer writes its last record here. Collected in the same sweep, a buffer that closed itself first
+    would make the writer print an "Exception ignored" traceback instead."""
+
+    def close(self) -> None:
+        return None
+
+
 class _Workbook(Workbook):
     """A workbook assembled in memory and written to its file in one go when closed.
 
@@ -117,7 +128,7 @@ class _Workbook(Workbook):
 
     def __init__(self, path: Path | str, options: dict, spill: Path | None = None):
         self._target = Path(path)
-        self._buffer = io.BytesIO()
+        self._buffer: io.BytesIO = _Buffer()
         self._spill = ""
         if spill is not None:
             self._spill = tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=spill)

@@ -358,3 +358,45 @@ def test_a_council_whose_contact_sent_an_unreadable_file_gets_its_letter_not_a_r
         text = letter.get_body(("plain",)).get_content()
         assert "We could not read" in text
         assert text.startswith("Dear Pat Ryan,\n" if k == 0 else "Dear someone@example.org,\n")  # a name, not a header
+
+
+def test_an_email_that_kills_or_hangs_its_worker_is_reported_and_the_rest_are_read(inbox, tmp_path, monkeypatch):
+    """Emails, mailboxes and archives are opened in the workers, each within a time limit: one whose opening dies
+    (a real SIGKILL of its worker) or never finishes is a row saying so, and every other file is read as usual.
+    Which email does what is chosen by patching the opener before the workers are forked; the kill and the wait
+    are real."""
+    import signal
+    import time
+
+    from scoa_xl import tasks
+    from scoa_xl.batch import run_batch
+    from scoa_xl.errors import Code
+
+    real = tasks.open_one
+
+    def opener(r, scratch):
+        if r.file == "kills.eml":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if r.file == "hangs.eml":
+            time.sleep(120)
+        return real(r, scratch)
+
+    monkeypatch.setattr(tasks, "open_one", opener)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("kills.eml", "hangs.eml", "good.eml"):
+        (folder / name).write_bytes(message(JO, "Mon, 09 Feb 2026 10:00:00 +0000", "SCOA return",
+                                            [("Leeds.xlsx", inbox["returns"]["Leeds"], XLSX)]).as_bytes())
+    (folder / "Cornwall.xlsx").write_bytes(inbox["returns"]["Cornwall council"])
+    result = run_batch(folder, tmp_path / "out", SPEC, register=inbox["register"], jobs=2, time_limit=5)
+    by_file = {f.file: f for f in result.files}
+    assert sorted(by_file) == ["Cornwall.xlsx", "good.eml > Leeds.xlsx", "hangs.eml", "kills.eml"]
+    assert [i.code for i in by_file["kills.eml"].issues] == [Code.FILE_001]
+    assert [i.code for i in by_file["hangs.eml"].issues] == [Code.FILE_006]  # stopped at the limit, not waited for
+    for name in ("kills.eml", "hangs.eml"):
+        f = by_file[name]
+        assert f.status is not None and f.status.value == "unreadable" and "email" in f.issues[0].expected
+        assert (tmp_path / "out" / f.feedback).is_file()
+    for name in ("good.eml > Leeds.xlsx", "Cornwall.xlsx"):
+        assert by_file[name].status is not None and by_file[name].status.value == "valid", name
+        assert by_file[name].plan
