@@ -1,7 +1,7 @@
 """The one way the tool opens a workbook for writing (xlsxwriter): text a person typed never becomes a formula,
 a number or a link; the file's parts are assembled in memory (or, for the summary, in files beside it, its big
-sheets streamed row by row); each formula is prepared for the file once; and the commonest cells are written
-straight into the sheet's XML, byte for byte as xlsxwriter writes them.
+sheets streamed row by row); each formula, and each shared text's XML, is prepared once per process; and the
+commonest cells are written straight into the sheet's XML, byte for byte as xlsxwriter writes them.
 
 Measured (issue 7): xlsxwriter writes each part of a workbook to a temporary file before zipping it, and runs some
 150 regular-expression substitutions over every formula, data validation and conditional format to mark functions
@@ -20,6 +20,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from xlsxwriter.exceptions import FileCreateError
+from xlsxwriter.packager import Packager
+from xlsxwriter.sharedstrings import SharedStrings
 from xlsxwriter.utility import xl_rowcol_to_cell_fast
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import CellNumberTuple, CellStringTuple, Worksheet, convert_range_args
@@ -30,6 +32,9 @@ SAFE_TEXT = {"strings_to_formulas": False, "strings_to_numbers": False, "strings
 
 _PREPARED: dict[tuple, str] = {}
 _PREPARED_LIMIT = 10_000  # distinct formulas remembered; a form has a few hundred
+_SHARED: dict[str, str] = {}
+_SHARED_LIMIT = 5_000  # distinct texts remembered as XML; a plan has about 300, most of them the spec's own
+_SHARED_LONGEST = 400  # characters: longer texts (a council's evidence) seldom recur, and are escaped afresh
 
 
 class _Worksheet(Worksheet):
@@ -106,6 +111,38 @@ class _Worksheet(Worksheet):
             getattr(self, "table_cells", {}).clear()
 
 
+class _SharedStrings(SharedStrings):
+    """xlsxwriter's shared strings part, each text's XML made once per process: the statements, labels and approaches
+    of the spec are in every workbook of a batch, and xlsxwriter escapes each afresh (three regular expressions)."""
+
+    def _write_si(self, string):
+        xml = _SHARED.get(string)
+        if xml is None:
+            out, self.fh = self.fh, io.StringIO()
+            try:
+                super()._write_si(string)
+                xml = self.fh.getvalue()
+            finally:
+                self.fh = out
+            if len(string) <= _SHARED_LONGEST:
+                if len(_SHARED) >= _SHARED_LIMIT:
+                    _SHARED.clear()
+                _SHARED[string] = xml
+        self.fh.write(xml)
+
+
+class _Packager(Packager):
+    """xlsxwriter's packager, with the shared strings above (its own method, with the class changed)."""
+
+    def _write_shared_strings_file(self) -> None:
+        sst = _SharedStrings()
+        sst.string_table = self.workbook.str_table
+        if not self.workbook.str_table.count:
+            return
+        sst._set_xml_writer(self._filename("xl/sharedStrings.xml"))
+        sst._assemble_xml_file()
+
+
 class _Buffer(io.BytesIO):
     """Where a workbook is zipped: a buffer that stays open until it is collected.
 
@@ -134,6 +171,9 @@ class _Workbook(Workbook):
             self._spill = tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=spill)
             options = {**options, "in_memory": False, "tmpdir": self._spill}
         super().__init__(self._buffer, options)
+
+    def _get_packager(self) -> Packager:  # xlsxwriter's own hook for a packager of one's own
+        return _Packager()
 
     def add_streamed_worksheet(self, name: str) -> _Worksheet:
         """A worksheet whose rows go to a file as they are written instead of staying in memory (xlsxwriter's
