@@ -175,16 +175,24 @@ class Spec:
     migrations: tuple[Migration, ...]
     fingerprint: str
     source: str
+    # Every factor in the form's order, and each by its id: made once, as every return and plan asks for them.
+    _factors: tuple[Factor, ...] = field(init=False, repr=False, compare=False)
+    _by_id: dict[str, Factor] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        factors = tuple(f for a in self.aspects for f in a.factors)
+        object.__setattr__(self, "_factors", factors)
+        object.__setattr__(self, "_by_id", {f.id: f for f in factors})  # ids are unique: spec.py checks
 
     @property
     def factors(self) -> tuple[Factor, ...]:
-        return tuple(f for a in self.aspects for f in a.factors)
+        return self._factors
 
     def aspect(self, aspect_id: str) -> Aspect:
         return next(a for a in self.aspects if a.id == aspect_id)
 
     def factor(self, factor_id: str) -> Factor:
-        return next(f for f in self.factors if f.id == factor_id)
+        return self._by_id[factor_id]
 
     def control_label(self, control_id: str) -> str:
         return next(c.label for c in self.control if c.value == control_id)
