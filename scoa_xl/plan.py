@@ -38,6 +38,7 @@ COVER = "Cover"
 PLAN = "Development plan"
 ACTIONS = "Action plan"
 FIT = "Model fit"
+RISKS = "Model risks"
 CONFIRM = "What to confirm"
 LISTS = "Lists"
 PARTNERS = "Partners"
@@ -67,6 +68,7 @@ FIT_HEADERS = ("Rank", "Model", "Why this fit", "What the model focuses on", "Fi
                "Short list", "Sensitive to a small change", "Model id")
 FIT_WIDTHS = (6, 30, 50, 40, 9, 10, 10, 12, 14, 24)
 RISK_HEADERS = ("Rank", "Model", "Risk", "How to reduce it")
+RISK_WIDTHS = (6, 30, 60, 60)
 ON_SHORT_LIST = "Short list"
 
 CONFIRM_HEADERS = ("Severity", "Sheet", "Cell", "Code", "What to check and what to do")
@@ -124,6 +126,7 @@ def _write(asm: CheckedReturn, prev: Scores | None, path: Path, day: dt.date,
     plan_ws = wb.add_worksheet(PLAN)
     actions_ws = wb.add_worksheet(ACTIONS)
     fit_ws = wb.add_worksheet(FIT)
+    risks_ws = wb.add_worksheet(RISKS)
     partners_ws = wb.add_worksheet(PARTNERS) if partners else None
     confirm_ws = wb.add_worksheet(CONFIRM)
     lists_ws = wb.add_worksheet(LISTS)
@@ -133,6 +136,7 @@ def _write(asm: CheckedReturn, prev: Scores | None, path: Path, day: dt.date,
     table_top = _write_cover(cover, asm, prev, plans, st, day, aspect_rows)
     _write_actions(actions_ws, spec, plans, st, status_ref)
     _write_fit(wb, fit_ws, spec, scores, st, table_top)
+    _write_risks(risks_ws, spec, scores, st)
     if partners_ws is not None and partners:
         _write_partners(partners_ws, asm, partners, st)
     _write_confirm(confirm_ws, asm, st)
@@ -377,7 +381,8 @@ def _write_cover(ws, asm: CheckedReturn, prev: Scores | None, plans: list[Aspect
     ws.write_string(r, 0, "In this workbook", st["heading"])
     for name, what in ((PLAN, "For each aspect: what holds you back, what supports you, and what you can do."),
                        (ACTIONS, "A row for each factor to tackle or boost: add actions, owners, dates and status."),
-                       (FIT, "How well each commissioning model fits your place, the reasons, and the main risks."),
+                       (FIT, "How well each commissioning model fits your place, and the reasons."),
+                       (RISKS, "The main risks of the short-listed models, and how to reduce each."),
                        (CONFIRM, "Points in your return to check: they may change the plan.")):
         r += 1
         ws.write_url(r, 0, f"internal:'{name}'!A1", st["link"], name)
@@ -588,24 +593,6 @@ def _write_fit(wb, ws, spec: Spec, scores: Scores, st: Styles, cover_table_top: 
     first_model, last_model = HEADER_ROW + 1, r
     _table(ws, "ModelFit", HEADER_ROW, last_model, FIT_HEADERS, FIT_WIDTHS, st["header"])
 
-    r += 2
-    ws.write_string(r, 0, "Main risks of the short-listed models, and how to reduce them", st["heading"])
-    r += 1
-    _headers(ws, r, RISK_HEADERS, FIT_WIDTHS, st["header"])
-    by_id = {m.id: m for m in spec.models}
-    leaders = [m for m in scores.models if m.rank is not None and m.rank <= SHORT_LIST]
-    if not leaders:
-        r += 1
-        ws.write_string(r, 1, "No model could be scored yet, so there is no short list.", st["note"])
-    for m in leaders:
-        for risk in by_id[m.id].risks:
-            r += 1
-            ws.write_number(r, 0, m.rank, st["int"])
-            ws.write_string(r, 1, m.name, st["bold_cell"])
-            ws.write_string(r, 2, risk.risk, st["statement"])
-            ws.write_string(r, 3, risk.mitigation, st["statement"])
-            _fit_row(ws, r, [(risk.risk, FIT_WIDTHS[2]), (risk.mitigation, FIT_WIDTHS[3])])
-
     # The charts one above the other in columns B to D, which print on the first page across, each on a page
     # of its own.
     r += 2
@@ -635,6 +622,37 @@ def _write_fit(wb, ws, spec: Spec, scores: Scores, st: Styles, cover_table_top: 
                                                       "sheet."})
     ws.freeze_panes(HEADER_ROW + 1, 2)
     ws.print_area(0, 0, r + 22, last_col)
+
+
+def _write_risks(ws, spec: Spec, scores: Scores, st: Styles) -> None:
+    """The risks of the short-listed models: a sheet of its own, so that each printed page is headed by its own
+    columns (on the Model fit sheet, the fit table's repeated header printed over them)."""
+    last_col = len(RISK_HEADERS) - 1
+    page_setup(ws, f"{spec.title}: model risks", repeat=HEADER_ROW, widths=RISK_WIDTHS)
+    _widths(ws, RISK_WIDTHS)
+    ws.write_string(0, 0, "Main risks of the short-listed models, and how to reduce them", st["title"])
+    _prose(ws, 1, f"Each model brings risks of its own. These are the ones to plan for if you take forward any of "
+           f"the top {SHORT_LIST} on the {FIT} sheet, with a way to reduce each.", st["value"], RISK_WIDTHS,
+           max_rows=2)
+    by_id = {m.id: m for m in spec.models}
+    leaders = [m for m in scores.models if m.rank is not None and m.rank <= SHORT_LIST]
+    if not leaders:
+        ws.write_string(HEADER_ROW, 0, "No model could be scored yet, so there is no short list.", st["note"])
+        ws.print_area(0, 0, HEADER_ROW, last_col)
+        return
+    _headers(ws, HEADER_ROW, RISK_HEADERS, RISK_WIDTHS, st["header"])
+    r = HEADER_ROW
+    for m in leaders:
+        for risk in by_id[m.id].risks:
+            r += 1
+            ws.write_number(r, 0, m.rank, st["int"])
+            ws.write_string(r, 1, m.name, st["bold_cell"])
+            ws.write_string(r, 2, risk.risk, st["statement"])
+            ws.write_string(r, 3, risk.mitigation, st["statement"])
+            _fit_row(ws, r, [(risk.risk, RISK_WIDTHS[2]), (risk.mitigation, RISK_WIDTHS[3]), (m.name, RISK_WIDTHS[1])])
+    _table(ws, "ModelRisks", HEADER_ROW, r, RISK_HEADERS, RISK_WIDTHS, st["header"])
+    ws.freeze_panes(HEADER_ROW + 1, 0)
+    ws.print_area(0, 0, r, last_col)
 
 
 # ---------------------------------------------------------------- what to confirm

@@ -34,7 +34,7 @@ KINDS = ("blank", "filled", "plan", "summary")
 # sections; a cover and the how-to sheet are instructions).
 TABLE_SHEETS = {
     "blank": {a.sheet for a in SPEC.aspects} | {"Models", "Your scores"},
-    "plan": {"Action plan", "Model fit", "Partners", "What to confirm"},
+    "plan": {"Action plan", "Model fit", "Model risks", "Partners", "What to confirm"},
     "summary": {"Returns", "Scores", "Cohort", "Constraints", "Models", "Partners", "Issues", "Tracker"},
 }
 TABLE_SHEETS["filled"] = TABLE_SHEETS["blank"]
@@ -398,3 +398,20 @@ def test_no_title_note_or_label_is_cut_at_the_page_edge(books, kind):
                     if re.sub(r"\s+", " ", cell.value.strip()) not in printed:
                         missing.append((ws.title, cell.coordinate, cell.value[:60]))
     assert missing == []
+
+
+def test_each_printed_page_of_a_table_is_headed_by_its_own_columns(books):
+    """A plan's model risks print under their own column headers on every page, never under the headers the fit
+    table repeats on each page of the Model fit sheet (as when both were on one sheet)."""
+    pages = _pages(books["pdf"]["plan"])
+    risky = [p for p in pages if p["sheet"] == "Model risks"]
+    assert risky
+    for n, page in enumerate(risky, start=1):
+        text = re.sub(r"\s+", " ", page["text"])
+        assert "How to reduce it" in text and "Why this fit" not in text, n
+    mitigations = {re.sub(r"\s+", " ", k.mitigation)[:25] for m in SPEC.models for k in m.risks}
+    assert any(m in re.sub(r"\s+", " ", p["text"]) for p in risky for m in mitigations)  # found where printed
+    for page in pages:
+        if page["sheet"] != "Model risks":
+            text = re.sub(r"\s+", " ", page["text"])
+            assert not any(m in text for m in mitigations), page["sheet"]

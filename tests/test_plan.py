@@ -255,10 +255,12 @@ def test_model_ranking_matches_the_scores_and_scoa_score(made, asm):
 
 
 def test_risks_of_the_short_listed_models_with_mitigations(made, asm):
-    rows = rows_of(made["plan"], P.FIT)
-    start = next(i for i, r in enumerate(rows) if i > P.HEADER_ROW and r[:4] == list(P.RISK_HEADERS))
+    """On a sheet of their own, as a table under a header row that repeats on each printed page: on the Model fit
+    sheet, that sheet's own repeated header printed over them."""
+    rows = rows_of(made["plan"], P.RISKS)
+    assert rows[P.HEADER_ROW][:4] == list(P.RISK_HEADERS)
     got = []
-    for r in rows[start + 1:]:
+    for r in rows[P.HEADER_ROW + 1:]:
         if not r[1] or not r[2]:
             break
         got.append((int(r[0]), r[1], r[2], r[3]))
@@ -266,6 +268,10 @@ def test_risks_of_the_short_listed_models_with_mitigations(made, asm):
     want = [(m.rank, m.name, k.risk, k.mitigation) for m in asm.scores.models[:SHORT_LIST]
             for k in by_id[m.id].risks]
     assert got == want and want
+    ws = openpyxl.load_workbook(made["plan"])[P.RISKS]
+    (table,) = ws.tables.values()
+    assert table.ref == f"A{P.HEADER_ROW + 1}:D{P.HEADER_ROW + 1 + len(want)}"
+    assert not any(r[:4] == list(P.RISK_HEADERS) for r in rows_of(made["plan"], P.FIT))
 
 
 def test_typed_answers_are_text_never_formulas(made):
@@ -331,7 +337,7 @@ def test_change_since_last_year_per_aspect(made, asm):
 
 def test_print_ready_and_titled(made):
     wb = openpyxl.load_workbook(made["plan"])
-    assert wb.sheetnames == [P.COVER, P.PLAN, P.ACTIONS, P.FIT, P.CONFIRM, P.LISTS]
+    assert wb.sheetnames == [P.COVER, P.PLAN, P.ACTIONS, P.FIT, P.RISKS, P.CONFIRM, P.LISTS]
     for name in wb.sheetnames[:-1]:
         ws = wb[name]
         assert ws["A1"].value and ws["A1"].font.b, name
@@ -365,6 +371,7 @@ def test_empty_return_still_gets_a_plan(made):
     assert not openpyxl.load_workbook(made["empty"])[P.ACTIONS].tables
     fit = rows_of(made["empty"], P.FIT)
     assert {r[7] for r in fit[P.HEADER_ROW + 1:P.HEADER_ROW + 1 + len(SPEC.models)]} == {"Not scored"}
+    assert rows_of(made["empty"], P.RISKS)[P.HEADER_ROW][0].startswith("No model could be scored yet")
     assert rows_of(made["empty"], P.COVER)[3][1] == ""  # no council named: the cell is left blank
 
 
