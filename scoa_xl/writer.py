@@ -292,17 +292,8 @@ def wrapped_lines(text: str, width: float, *, bold: bool = False) -> int:
 def row_height(cells: Iterable[tuple[object, float]], *, minimum: int = 1, bold: bool = False,
                size: float = 11) -> float:
     """The height in points of a row whose wrapped cells hold these (text, column width) pairs."""
-    row = tuple(cells)
-    try:
-        lines = max(minimum, _lines(row, bold))
-    except TypeError:  # a value that cannot be remembered (unhashable): measured afresh
-        lines = max(minimum, _lines.__wrapped__(row, bold))
+    lines = max([minimum] + [wrapped_lines(str(t), w, bold=bold) for t, w in cells if t not in (None, "")])
     return min(MAX_ROW_HEIGHT, lines * LINE_HEIGHT * size / 11 + 3)
-
-
-@lru_cache(maxsize=8192)  # whole rows recur too: a factor's statement and rating, in every plan of a batch
-def _lines(cells: tuple[tuple[object, float], ...], bold: bool) -> int:
-    return max([0] + [wrapped_lines(str(t), w, bold=bold) for t, w in cells if t not in (None, "")])
 
 
 def fit_row(ws, row: int, cells: Iterable[tuple[object, float]], *, minimum: int = 1, bold: bool = False,
