@@ -289,13 +289,15 @@ def worker_failed(failure: str, limit: float, error: str = "", *, what: str = "w
     """The issue for a file whose worker process gave no answer: it overran `limit` seconds ("timeout"), raised
     `error` ("error"), or died ("crash"). `what` it should have been: "workbook", or "container" (an email, a
     mailbox or an archive)."""
-    thing = "an email, mailbox or archive" if what == "container" else "a workbook"
+    if what == "container":
+        thing = kinds = "an email, mailbox or archive"
+    else:
+        thing, kinds = "a workbook", "an .xlsx or .ods workbook"
     if failure == "timeout":
         return issue(Code.FILE_006, found=f"no result after {limit:g} seconds",
                      expected=f"{thing} that can be read within {limit:g} seconds")
     found = f"a file that stopped the reader ({error or 'it may be damaged'})"
-    return issue(Code.FILE_001, found=found, expected=f"{'an .xlsx or .ods workbook' if what == 'workbook' else thing}"
-                                                      " that opens normally")
+    return issue(Code.FILE_001, found=found, expected=f"{kinds} that opens normally")
 
 
 def show(value: object) -> str:

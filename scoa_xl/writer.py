@@ -51,8 +51,8 @@ class _Worksheet(Worksheet):
 
     def write_string(self, row, col, *args, **kwargs):
         """xlsxwriter's, with its commonest case (a cell given by row and column, on a sheet held in memory, text short
-        enough never to be cut) done here in one step: its own goes through two more calls and a bounds check that
-        is most of the time to fill a plan's cells. Anything else goes to xlsxwriter's."""
+        enough never to be cut) done here in one step, where its own goes through two more calls and a separate bounds
+        check (3% of a plan's instructions, measured). Anything else goes to xlsxwriter's."""
         string = args[0] if args else None
         if (type(row) is int and type(col) is int and type(string) is str and len(args) <= 2 and not kwargs
                 and not self.constant_memory and 0 <= row < self.xls_rowmax and 0 <= col < self.xls_colmax
@@ -72,8 +72,9 @@ class _Worksheet(Worksheet):
 
     def _write_cell(self, row, col, cell):
         """xlsxwriter's, with its commonest cells written straight out: shared text or a number, in a format of its own
-        (nine in ten of a plan's cells). Its own version builds and escapes each attribute in turn, and was a fifth of
-        the time to write a plan. Anything else, and every cell of a streamed sheet, goes to xlsxwriter's."""
+        (nine in ten of a plan's cells). Its own version builds and escapes each attribute in turn; written here, a
+        plan takes an eighth fewer instructions (measured). Anything else, and every cell of a streamed sheet, goes to
+        xlsxwriter's."""
         fmt = cell.format
         if fmt is not None and not self.constant_memory:
             kind = type(cell)
