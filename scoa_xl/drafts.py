@@ -20,8 +20,10 @@ from email.policy import default
 from email.utils import getaddresses
 from pathlib import Path
 
-from .model import Spec
+from .model import Spec, Status
+from .register import Council, council_key
 from .render import render
+from .results import FileRecord
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Folded at 998 (the limit of a line in a message), not 78: the standard library folds a long subject right after
@@ -92,6 +94,21 @@ def mailboxes(value: str | Iterable[str]) -> frozenset[str]:
     """The bare addresses ("a@b", in lower case) of those addresses() keeps: to tell whether a message's sender is
     a contact on the register, whatever names either gives."""
     return frozenset(a.addr_spec.lower() for a in _addresses(value))
+
+
+def unreadable_by_council(results: Iterable[FileRecord], councils: Iterable[Council]) -> dict[str, list[FileRecord]]:
+    """Files that could not be read, sent by a contact on the register, by the key (register.council_key) of the
+    contact's council: that council did reply, and what it sent must be asked for again. A sender is matched on
+    its bare address, whatever names or case the message and the register give."""
+    known = {a: c for c in councils for a in mailboxes(c.email)}
+    found: dict[str, list[FileRecord]] = {}
+    for r in results:
+        if r.status != Status.UNREADABLE or r.source is None or not r.source.sender:
+            continue
+        council = next((known[a] for a in sorted(mailboxes(r.source.sender)) if a in known), None)
+        if council is not None:
+            found.setdefault(council_key(council.code, council.name), []).append(r)
+    return found
 
 
 def greeting_name(sender: str) -> str:

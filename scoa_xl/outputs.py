@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .drafts import Attachment, feedback_draft, greeting_name, mailboxes, reminder_draft
+from .drafts import Attachment, feedback_draft, greeting_name, reminder_draft, unreadable_by_council
 from .errors import Code, Issue, OutputError
 from .fileio import TEMP_PREFIX, display_name, exchange, make_dir, safe_filename, write_atomic
 from .model import Spec, Status
@@ -248,17 +248,12 @@ def write_drafts(results: list[FileRecord], where: Path, spec: Spec, register: R
     folder = make_dir(where / DRAFTS)
     used: set[str] = set()
     written: set[str] = set()
-    returned: set[str] = set()
-    contacts = {a: c for c in expected for a in mailboxes(c.email)}
+    # A council whose contact sent a file that could not be read did reply: its letter asks for the file again, so
+    # it is not also reminded that nothing came.
+    returned: set[str] = set(unreadable_by_council(results, expected))
     for r in results:
         if r.live:
             returned.add(council_key(r.code, r.council_name))
-        elif r.status == Status.UNREADABLE and r.source is not None and r.source.sender:
-            # A file that could not be read, sent by a council's contact: the council did reply, and its letter
-            # asks for the file again, so it is not also reminded that nothing came.
-            sent_by = next((contacts[a] for a in sorted(mailboxes(r.source.sender)) if a in contacts), None)
-            if sent_by is not None:
-                returned.add(council_key(sent_by.code, sent_by.name))
         # A letter worth sending: about a return, or a file sent that could not be read or held no return.
         if not r.feedback or not (r.live or r.status == Status.UNREADABLE or (r.source is not None and r.issues)):
             continue

@@ -15,9 +15,10 @@ from pathlib import Path
 import pandas as pd
 from xlsxwriter.utility import xl_range_abs
 
+from .drafts import unreadable_by_council
 from .fileio import TEXT_LIMIT, atomic_output
 from .model import CONTROL_IDS, Status, is_inhibitor
-from .register import Council
+from .register import Council, council_key
 from .results import BatchResult, FileRecord
 from .styles import Styles
 from .writer import bar_chart_size, fit_row, new_workbook, page_setup, text_lines
@@ -204,7 +205,7 @@ def issues_frame(files: Sequence[FileRecord]) -> pd.DataFrame:
                                        "Problem", "Found", "Expected", "What to do"])
 
 
-TRACKER_STATES = ("valid", "with queries", "invalid", "missing")
+TRACKER_STATES = ("valid", "with queries", "invalid", "could not be read", "missing")
 
 
 def tracker_frames(result: BatchResult, register: Sequence[Council]) -> tuple[pd.DataFrame, pd.DataFrame,
@@ -212,17 +213,21 @@ def tracker_frames(result: BatchResult, register: Sequence[Council]) -> tuple[pd
     """Expected councils and how far each has got; the same by region; returns naming no listed council."""
     live = [f for f in result.files if f.live]
     codes = {c.code.upper() for c in register}
+    unreadable = unreadable_by_council(result.files, register)
     rows = []
     for c in register:
         mine = [f for f in live if f.code.upper() == c.code.upper()]
+        sent = unreadable.get(council_key(c.code, c.name), []) if not mine else []
         n_valid = sum(f.status == Status.VALID for f in mine)
         n_q = sum(f.status == Status.QUERIES for f in mine)
         n_bad = sum(f.status == Status.INVALID for f in mine)
-        # The state to act on: anything invalid needs chasing first, then queries.
-        state = "missing" if not mine else "invalid" if n_bad else "with queries" if n_q else "valid"
+        # The state to act on: anything invalid needs chasing first, then queries. A council whose contact sent
+        # only files that could not be read has replied, but has no return yet.
+        state = ("could not be read" if sent else "missing") if not mine else "invalid" if n_bad else \
+            "with queries" if n_q else "valid"
         rows.append({"Council": c.name, "Code": c.code, "Region": c.region, "Returned": "Yes" if mine else "No",
                      "State": state, "Returns": len(mine), "Valid": n_valid, "With queries": n_q, "Invalid": n_bad,
-                     "Files": ", ".join(f.file for f in mine)})
+                     "Files": ", ".join(f.file for f in mine + sent)})
     councils = pd.DataFrame(rows, columns=["Council", "Code", "Region", "Returned", "State", "Returns", "Valid",
                                            "With queries", "Invalid", "Files"])
     if len(councils):
@@ -230,14 +235,14 @@ def tracker_frames(result: BatchResult, register: Sequence[Council]) -> tuple[pd
                      .groupby("Region", sort=True)["State"].value_counts().unstack(fill_value=0)
                      .reindex(columns=list(TRACKER_STATES), fill_value=0))
         by_region.insert(0, "Expected", by_region.sum(axis=1))
-        by_region.insert(1, "Returned", by_region["Expected"] - by_region["missing"])
+        by_region.insert(1, "Returned", by_region["Expected"] - by_region["missing"] - by_region["could not be read"])
         by_region = by_region.rename(columns={s: s.capitalize() for s in TRACKER_STATES}).reset_index()
         total = by_region.drop(columns="Region").sum()
         by_region = pd.concat([by_region, pd.DataFrame([{"Region": "All regions", **total.to_dict()}])],
                               ignore_index=True)
     else:
-        by_region = pd.DataFrame(columns=["Region", "Expected", "Returned", "Valid", "With queries", "Invalid",
-                                          "Missing"])
+        by_region = pd.DataFrame(columns=["Region", "Expected", "Returned",
+                                          *(state.capitalize() for state in TRACKER_STATES)])
     stray = pd.DataFrame([{"File": f.file, "Council as written": f.council, "Code as written": f.code,
                            "Status": f.status.value if f.status else ""} for f in live
                           if f.code.upper() not in codes],
@@ -579,7 +584,8 @@ def _tracker(sh: _Sheets, ws, result: BatchResult, register: Sequence[Council]) 
     top = _heading(sh, ws, "Who has returned",
                    "Every council on the register: returned or missing, and the state of its returns (matched on the "
                    "ONS code, or on the name where a return has no code). Duplicates and superseded returns are not "
-                   "counted again.")
+                   "counted again. \"Could not be read\": the council's contact sent only files that could not be "
+                   "read, so it has replied but has no return yet.")
     councils, by_region, stray = tracker_frames(result, register)
     ws.write_string(top, 0, "By region", sh.st["heading"])
     _, last = sh.table(ws, by_region, top + 1, "Regions", widths={"Region": 26})

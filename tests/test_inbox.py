@@ -334,7 +334,8 @@ def test_generate_issues_each_workbook_as_a_draft(inbox, tmp_path):
 
 def test_a_council_whose_contact_sent_an_unreadable_file_gets_its_letter_not_a_reminder(inbox, tmp_path):
     """Manchester's contact sends a file that cannot be read: the draft to them says so and asks for it again;
-    Manchester is not also reminded that nothing came. The same file from an address not on the register says
+    Manchester is not also reminded that nothing came, and the summary's tracker shows it replied with nothing
+    readable. The same file from an address not on the register says
     nothing about who sent it, so there Manchester is reminded with every other council."""
     from scoa_xl.batch import run_batch
 
@@ -357,6 +358,17 @@ def test_a_council_whose_contact_sent_an_unreadable_file_gets_its_letter_not_a_r
         assert letter["To"] == sender and letter["X-Unsent"] == "1"
         text = letter.get_body(("plain",)).get_content()
         assert "We could not read" in text
+        # The summary's tracker says the same: Manchester replied, with nothing that could be read yet.
+        tracker = {r["Council"]: r for r in sheet_rows(out / "summary.xlsx", "Tracker", "Council")}
+        manchester = tracker["Manchester"]
+        if manchester_reminded:
+            assert (manchester["State"], manchester["Returned"], manchester["Files"]) == ("missing", "No", "")
+        else:
+            assert (manchester["State"], manchester["Returned"]) == ("could not be read", "No")
+            assert manchester["Files"] == "Our return.eml > Manchester.xlsx"
+        total = {r["Region"]: r for r in sheet_rows(out / "summary.xlsx", "Tracker", "Region")}["All regions"]
+        assert (total["Expected"], total["Returned"], total["Could not be read"], total["Missing"]) == \
+            (len(REGISTER), 0, 0 if manchester_reminded else 1, len(REGISTER) - (0 if manchester_reminded else 1))
         assert text.startswith("Dear Pat Ryan,\n" if k == 0 else "Dear someone@example.org,\n")  # a name, not a header
 
 
