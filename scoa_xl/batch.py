@@ -95,12 +95,11 @@ def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, job
 
         state = WorkerState(spec, str(run.work), prev_index, started.date(), reg)
         # As many workers as there are files to read, at most one a core; an email may hold any number of returns.
-        candidates = sum(r.status is None for r in results)
-        workers = jobs if to_open(results) else min(jobs, candidates)
-        pool = Pool(workers, handle, state) if candidates else None
+        candidates, containers = sum(r.status is None for r in results), to_open(results)
+        pool = Pool(jobs if containers else min(jobs, candidates), handle, state) if candidates else None
         try:
-            if pool is not None:
-                results = _open_containers(pool, results, run.work / "attachments", time_limit, report)
+            if pool is not None and containers:
+                results = _open_containers(pool, results, containers, run.work / "attachments", time_limit, report)
             fingerprint(results)
             originals = mark_duplicates(results)
             tasks = [ReadTask(i, str(r.path), r.file) for i, r in enumerate(results) if r.status is None]
@@ -147,15 +146,12 @@ def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, job
         run.discard()
 
 
-def _open_containers(pool: Pool, results: list[FileRecord], scratch: Path, limit: float,
+def _open_containers(pool: Pool, results: list[FileRecord], where: list[int], scratch: Path, limit: float,
                      report: Progress) -> list[FileRecord]:
-    """Every email, mailbox and archive opened by the workers, in place of its attachments and members (as
-    inbox.expand splices them): parsing a message costs as much as reading the return inside it, so it is shared
-    between the cores, and one that hangs or crashes the parser is reported and the rest go on. A container's
-    time limit grows with the largest (a mailbox is read a message at a time)."""
-    where = to_open(results)
-    if not where:
-        return results
+    """The emails, mailboxes and archives at `where` (inbox.to_open) opened by the workers, each in place of its
+    attachments and members (as inbox.expand splices them): parsing a message costs as much as reading the return
+    inside it, so it is shared between the cores, and one that hangs or crashes the parser is reported and the rest
+    go on. A container's time limit grows with the largest (a mailbox is read a message at a time)."""
     largest = max(_size(results[i].path) for i in where)
     limit *= 1 + largest // OPENED_PER_LIMIT
     opened: dict[int, list[FileRecord]] = {}

@@ -223,8 +223,10 @@ def tracker_frames(result: BatchResult, register: Sequence[Council]) -> tuple[pd
         n_bad = sum(f.status == Status.INVALID for f in mine)
         # The state to act on: anything invalid needs chasing first, then queries. A council whose contact sent
         # only files that could not be read has replied, but has no return yet.
-        state = ("could not be read" if sent else "missing") if not mine else "invalid" if n_bad else \
-            "with queries" if n_q else "valid"
+        if mine:
+            state = "invalid" if n_bad else "with queries" if n_q else "valid"
+        else:
+            state = "could not be read" if sent else "missing"
         rows.append({"Council": c.name, "Code": c.code, "Region": c.region, "Returned": "Yes" if mine else "No",
                      "State": state, "Returns": len(mine), "Valid": n_valid, "With queries": n_q, "Invalid": n_bad,
                      "Files": ", ".join(f.file for f in mine + sent)})
