@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .consolidate import Respondent, consolidate
@@ -33,13 +33,14 @@ from .outputs import (
     place_outputs,
     recover,
     write_drafts,
+    write_letters,
     write_manifest,
 )
-from .register import Register
+from .register import Council, Register
 from .results import BatchResult, FileRecord, Spool
 from .tasks import OpenTask, PeekTask, PlanDone, PlanTask, ReadTask, WorkerState, failed_read, handle, plan_tasks
 from .validate import status_of
-from .workers import DEFAULT_JOBS, TIME_LIMIT, Pool, TaskFailed
+from .workers import DEFAULT_JOBS, TIME_LIMIT, Beside, Pool, TaskFailed
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total): "Opening emails and archives", "Reading returns",
 # "Writing plans"
@@ -119,17 +120,22 @@ def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, job
         respondents = [Respondent(r.council_name, r.code, r.respondent, r.organisation, r.file, r.rooms,
                                   r.controllability, r.fits, r.ratings) for r in results if r.counted]
         councils = consolidate(respondents, spec)
-        written = place_outputs(results, run.dir, spec)
-        if drafts:
-            written |= write_drafts(results, run.dir, spec, reg, reg.councils if register else ())
-        result = BatchResult(folder, out, spec, results, councils, started, register=register, previous=previous,
-                             jobs=jobs, spool=spool)
-        if recovered:
-            result.notes.append(recovered)
-        result.seconds = time.monotonic() - clock
-        from .summary import write_summary
+        written = place_outputs(results, run.dir)
+        expected = reg.councils if register else ()
+        # The letters (and drafts) are written on the other core while this one writes the summary.
+        letters = Beside(_write_letters, results, run.dir, spec, reg, expected if drafts else None)
+        try:
+            result = BatchResult(folder, out, spec, results, councils, started, register=register,
+                                 previous=previous, jobs=jobs, spool=spool)
+            if recovered:
+                result.notes.append(recovered)
+            result.seconds = time.monotonic() - clock
+            from .summary import write_summary
 
-        write_summary(result, run.dir / SUMMARY, reg.councils if register else None)
+            write_summary(result, run.dir / SUMMARY, reg.councils if register else None)
+            written |= letters.wait()
+        finally:
+            letters.close()
         written.add(SUMMARY)
         write_manifest(run.dir, written)
         fault_point("summary")
@@ -144,6 +150,14 @@ def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, job
         raise
     finally:
         run.discard()
+
+
+def _write_letters(results: list[FileRecord], where: Path, spec: Spec, reg: Register,
+                   expected: Sequence[Council] | None) -> set[str]:
+    """Every feedback letter, and with `expected` (the councils a reminder may go to) the drafts; returns the
+    drafts written."""
+    write_letters(results, where, spec)
+    return write_drafts(results, where, spec, reg, expected) if expected is not None else set()
 
 
 def _open_containers(pool: Pool, results: list[FileRecord], where: list[int], scratch: Path, limit: float,

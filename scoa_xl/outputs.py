@@ -176,10 +176,11 @@ def output_error(exc: OSError, run: StagedRun | None, out: Path) -> OutputError:
                           else "Choose a folder you can write to (-o), or ask for permission, and run it again."))
 
 
-def place_outputs(results: list[FileRecord], where: Path, spec: Spec) -> set[str]:
-    """Move each plan a worker wrote to its final name and write every feedback letter, into `where` (the run's
-    staging folder); return what was written, relative to it."""
+def place_outputs(results: list[FileRecord], where: Path) -> set[str]:
+    """Move each plan a worker wrote to its final name and name every feedback letter (write_letters writes them),
+    in `where` (the run's staging folder); return what was placed and named, relative to it."""
     plans_dir, feedback_dir = make_dir(where / PLANS), make_dir(where / FEEDBACK)
+    plans_real, feedback_real = plans_dir.resolve(), feedback_dir.resolve()
     used_plans: set[str] = set()
     used_letters: set[str] = set()
     written: set[str] = set()
@@ -188,9 +189,8 @@ def place_outputs(results: list[FileRecord], where: Path, spec: Spec) -> set[str
         if r.staged_plan:
             if r.live:
                 name = safe_filename(who or Path(r.file).stem, used_plans) + ".xlsx"
-                target = plans_dir / name
-                if target.resolve().parent == plans_dir.resolve():
-                    os.replace(r.staged_plan, target)
+                if _stays_in(plans_dir / name, plans_real):
+                    os.replace(r.staged_plan, plans_dir / name)
                     r.plan = f"{PLANS}/{name}"
                     written.add(r.plan)
                     fault_point("placing")
@@ -199,13 +199,22 @@ def place_outputs(results: list[FileRecord], where: Path, spec: Spec) -> set[str
         # A live return's letter is named after who sent it; a copy, an old or a broken file after the file.
         base = who if r.live and who else r.file.replace("/", " - ")
         name = safe_filename(base, used_letters, fallback="file") + ".txt"
-        target = feedback_dir / name
-        if target.resolve().parent != feedback_dir.resolve():
-            continue
-        r.feedback = f"{FEEDBACK}/{name}"
-        write_atomic(target, render("feedback.txt.j2", **feedback_context(r, spec)))
-        written.add(r.feedback)
+        if _stays_in(feedback_dir / name, feedback_real):
+            r.feedback = f"{FEEDBACK}/{name}"
+            written.add(r.feedback)
     return written
+
+
+def _stays_in(target: Path, folder: Path) -> bool:
+    """Whether `target` is directly inside `folder` (already resolved) once any link on its way is followed."""
+    return target.resolve().parent == folder
+
+
+def write_letters(results: list[FileRecord], where: Path, spec: Spec) -> None:
+    """Write the feedback letter of every file that place_outputs named one for, into `where`."""
+    for r in results:
+        if r.feedback:
+            write_atomic(where / r.feedback, render("feedback.txt.j2", **feedback_context(r, spec)))
 
 
 def feedback_context(r: FileRecord, spec: Spec) -> dict[str, Any]:
@@ -213,8 +222,6 @@ def feedback_context(r: FileRecord, spec: Spec) -> dict[str, Any]:
     def item(i: Issue) -> dict:
         return {"where": i.location or "the whole file", "title": i.title, "found": i.found, "expected": i.expected,
                 "fix": i.fix, "code": i.code.value}
-
-
 
     return {
         "file": r.file, "status": r.status.value if r.status else "", "council": r.council_name,

@@ -1,4 +1,5 @@
-"""The one pool of worker processes: tasks handed out one at a time, each with a time limit.
+"""The one pool of worker processes: tasks handed out one at a time, each with a time limit; and `Beside`, one
+piece of work run in a process of its own while the caller does another.
 
 A task that overruns its limit, or whose worker dies, is reported and its worker replaced, so one file that
 hangs or crashes a reader never stops the rest. Workers never outlive the process that started them: on Linux
@@ -195,3 +196,60 @@ def _stop(w: _Worker, grace: float = 0.0) -> None:
         w.proc.kill()
     w.proc.join(5)
     w.conn.close()
+
+
+class Beside:
+    """`fn(*args)` run in a forked process of its own (which starts with the caller's memory: nothing is copied
+    over) while the caller does other work on the other core; `wait()` gives what it returned, or raises what it
+    raised. The process dies with its parent, as a worker does. Where processes cannot be forked, `fn` runs in
+    `wait()` itself, after the caller's own work."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any):
+        self._fn, self._args = fn, args
+        self._proc: Any = None
+        if "fork" in mp.get_all_start_methods():
+            ctx = mp.get_context("fork")
+            self._conn, child = ctx.Pipe(duplex=False)
+            self._proc = ctx.Process(target=_beside, args=(child, fn, args, os.getpid()), daemon=True)
+            self._proc.start()
+            child.close()
+
+    def wait(self) -> Any:
+        if self._proc is None:
+            return self._fn(*self._args)
+        try:
+            result = self._conn.recv()
+        except (EOFError, OSError):
+            raise RuntimeError(f"the process running {getattr(self._fn, '__name__', 'it')} stopped before it "
+                               "finished") from None
+        finally:
+            self.close()
+        if isinstance(result, TaskFailed):
+            raise result.error or RuntimeError(f"{result.name} in {getattr(self._fn, '__name__', 'it')}")
+        return result
+
+    def close(self) -> None:
+        """Stop the process if it is still running (the caller failed and will not wait for it)."""
+        if self._proc is None:
+            return
+        if self._proc.is_alive():
+            self._proc.kill()
+        self._proc.join(5)
+        self._conn.close()
+        self._proc = None
+
+
+def _beside(conn: Connection, fn: Callable[..., Any], args: tuple, parent: int) -> None:
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if os.getppid() != parent:
+        return
+    try:
+        result: Any = fn(*args)
+    except Exception as exc:
+        result = TaskFailed(exc)
+    try:
+        conn.send(result)
+    except (BrokenPipeError, OSError):
+        pass

@@ -22,7 +22,7 @@ from pathlib import Path
 from xlsxwriter.exceptions import FileCreateError
 from xlsxwriter.packager import Packager
 from xlsxwriter.sharedstrings import SharedStrings
-from xlsxwriter.utility import xl_rowcol_to_cell_fast
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell_fast
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import CellNumberTuple, CellStringTuple, Worksheet, convert_range_args
 
@@ -80,6 +80,76 @@ class _Worksheet(Worksheet):
                 return
         super()._write_cell(row, col, cell)
 
+    def _write_rows(self):
+        """xlsxwriter's <sheetData> rows in one pass, byte for byte as its own: the rows with cells or a height in
+        order, each block of 16 rows with the columns it spans, and the commonest cells written as _write_cell
+        writes them, into one string. Its own visits every column of every row of the used range, twice, and writes
+        each attribute in turn (a sixth of a plan's time, measured). A sheet with comments, streamed, or marked for
+        Excel 2010 goes to xlsxwriter's."""
+        if self.comments or self.constant_memory or self.excel_version == 2010:
+            return super()._write_rows()
+        first, last, info, default = self.dim_rowmin, self.dim_rowmax, self.row_info, self.default_row_height
+        left, right = self.dim_colmin, self.dim_colmax
+        rows = sorted(r for r in {*info, *(r for r, cells in self.table.items() if cells)} if first <= r <= last)
+        spans: dict[int, tuple[int, int]] = {}
+        for r in rows:
+            cells = self.table.get(r)
+            if cells:
+                lo, hi = min(cells), max(cells)
+                if lo < left or hi > right:  # never so (each cell moves the used range), but then xlsxwriter's
+                    return super()._write_rows()
+                held = spans.get(r >> 4)
+                spans[r >> 4] = (lo, hi) if held is None else (min(held[0], lo), max(held[1], hi))
+        out: list[str] = []
+        add = out.append
+        xf: dict[int, int] = {}
+        names = _column_names(right + 1)
+        span_of = {block: f' spans="{lo + 1}:{hi + 1}"' for block, (lo, hi) in spans.items()}
+        for r in rows:
+            ri = info.get(r)
+            tag = f'<row r="{r + 1}"{span_of.get(r >> 4, "")}'
+            if ri is not None:
+                height = default if ri.height is None else ri.height
+                if ri.row_format:
+                    tag += f' s="{x}" customFormat="1"' if (x := ri.row_format._get_xf_index()) else \
+                        ' customFormat="1"'
+                custom = height != self.original_row_height or height != default
+                if custom:
+                    tag += f' ht="{height * 0.75:.16g}"'
+                if ri.hidden:
+                    tag += ' hidden="1"'
+                if custom:
+                    tag += ' customHeight="1"'
+                if ri.level:
+                    tag += f' outlineLevel="{ri.level}"'
+                if ri.collapsed:
+                    tag += ' collapsed="1"'
+            elif default != self.original_row_height:
+                tag += f' ht="{default * 0.75:.16g}" customHeight="1"'
+            cells = self.table.get(r)
+            if not cells:
+                add(tag + "/>")
+                continue
+            add(tag + ">")
+            number = str(r + 1)
+            for col in sorted(cells):
+                cell = cells[col]
+                fmt, kind = cell.format, type(cell)
+                if fmt is not None and (kind is CellStringTuple or kind is CellNumberTuple):
+                    s = xf.get(id(fmt))
+                    if s is None:
+                        s = xf[id(fmt)] = fmt._get_xf_index()
+                    if kind is CellStringTuple:
+                        add(f'<c r="{names[col]}{number}" s="{s}" t="s"><v>{cell.string}</v></c>')
+                    else:
+                        add(f'<c r="{names[col]}{number}" s="{s}"><v>{cell.number:.16G}</v></c>')
+                else:
+                    self.fh.write("".join(out))
+                    out.clear()
+                    super()._write_cell(r, col, cell)
+            add("</row>")
+        self.fh.write("".join(out))
+
     @convert_range_args  # as xlsxwriter's own: a range may also be given as "A1:D9"
     def add_table(self, first_row, first_col, last_row, last_col, options=None):
         """xlsxwriter's add_table, also on a streamed sheet (_Workbook.add_streamed_worksheet), which it refuses.
@@ -102,6 +172,12 @@ class _Worksheet(Worksheet):
             self.table.clear()
             self.table.update(held)
             getattr(self, "table_cells", {}).clear()
+
+
+@lru_cache(maxsize=8)
+def _column_names(count: int) -> tuple[str, ...]:
+    """The letters of the first `count` columns (A, B, ... XFD), for cell references."""
+    return tuple(xl_col_to_name(c) for c in range(count))
 
 
 class _SharedStrings(SharedStrings):

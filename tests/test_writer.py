@@ -132,8 +132,9 @@ def test_a_table_may_be_given_as_a_range_in_words(tmp_path: Path, streamed: bool
 
 
 def test_cells_written_directly_are_byte_for_byte_what_xlsxwriter_writes(tmp_path):
-    """The writer writes the commonest cells (text or a number in a format of their own) straight into the sheet;
-    every kind of cell, formatted or not, must come out exactly as xlsxwriter's own Workbook writes it."""
+    """The writer writes the commonest cells (text or a number in a format of their own), and the rows that hold
+    them, straight into the sheet; every kind of cell and row, formatted or not, must come out exactly as
+    xlsxwriter's own Workbook writes it."""
     from xlsxwriter.workbook import Workbook
 
     from scoa_xl.writer import SAFE_TEXT
@@ -169,9 +170,22 @@ def test_cells_written_directly_are_byte_for_byte_what_xlsxwriter_writes(tmp_pat
         ws.write_string(1_048_576, 0, "beyond the last row")
         ws.write_string(-1, 0, "before the first row")
         ws.write(10, 0, "through write()", bold)
+        ws.set_row(40, 18, None, {"hidden": True, "level": 2})  # rows with a height alone, in later blocks of 16
+        ws.set_row(41, None, bold, {"collapsed": True})
+        ws.set_row(70, 0)  # hidden by a height of 0
+        ws.write_number(70, 2, 3, money)
+        ws.write_string(90, 1, "alone in its block of 16 rows", bold)
         text = wb.add_worksheet("Text only")  # the used range comes from these alone
-        for row, col in ((5, 4), (2, 1), (8, 7), (3, 2)):
+        for row, col in ((5, 4), (2, 1), (8, 7), (3, 2), (37, 3)):
             text.write_string(row, col, f"row {row}, column {col}", bold)
+        tall = wb.add_worksheet("Taller rows")  # every row taller by default, one row given its own height
+        tall.set_default_row(24)
+        tall.write_string(0, 0, "a row of the default height", bold)
+        tall.set_row(2, 15)
+        tall.write_number(2, 1, 2.5, money)
+        noted = wb.add_worksheet("Comments")  # a sheet with comments: xlsxwriter's own rows
+        noted.write_string(0, 0, "commented", bold)
+        noted.write_comment(3, 2, "a note")
 
     for attempt in range(2):  # the second time, each text's XML is the one the writer remembered
         ours, theirs = tmp_path / f"ours-{attempt}.xlsx", tmp_path / f"theirs-{attempt}.xlsx"
@@ -186,6 +200,7 @@ def test_cells_written_directly_are_byte_for_byte_what_xlsxwriter_writes(tmp_pat
         assert said == [plain.worksheets()[0].write_string(*a) for a in args] == [-2, -1, 0, 0, 0, 0, 0, 0]
         plain.close()
         with zipfile.ZipFile(ours) as a, zipfile.ZipFile(theirs) as b:
-            for part in ("xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml", "xl/sharedStrings.xml"):
+            for part in ("xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml", "xl/worksheets/sheet3.xml",
+                         "xl/worksheets/sheet4.xml", "xl/sharedStrings.xml"):
                 assert a.read(part) == b.read(part), (attempt, part)
             assert b'<c r="B2" s="' in a.read("xl/worksheets/sheet1.xml")  # the cells the writer writes itself
