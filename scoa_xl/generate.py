@@ -24,7 +24,7 @@ from .model import CONTROLLABLE, Choice, FactorAnswer, Identity, Spec
 from .render import paragraphs
 from .score import MIN_SCORED_ASPECTS, SENSITIVITY_STEP, factor_score, score_answers, weight_of
 from .styles import Styles
-from .writer import fit_row, new_workbook, page_setup, radar_chart, row_height, text_lines
+from .writer import ZipWriter, fit_row, new_workbook, page_setup, radar_chart, row_height, text_lines
 
 CARRIED_MARK = "Carried forward - please confirm"
 
@@ -118,7 +118,7 @@ class FormTemplate:
         swap[self.marked_id.encode()] = workbook_id(self.spec, identity, self.day.isoformat()).encode()
         pattern = re.compile(b"|".join(re.escape(m) for m in swap))
         buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zout:  # as xlsxwriter zips a workbook in memory
+        with ZipWriter(buf, "w", zipfile.ZIP_DEFLATED) as zout:  # as new_workbook zips a workbook in memory
             for name, data in self.parts:
                 info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
                 info.compress_type = zipfile.ZIP_DEFLATED

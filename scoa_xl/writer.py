@@ -15,10 +15,12 @@ import io
 import shutil
 import tempfile
 import textwrap
+import zipfile
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
+import xlsxwriter.workbook as xlsxwriter_workbook
 from xlsxwriter.exceptions import FileCreateError
 from xlsxwriter.packager import Packager
 from xlsxwriter.sharedstrings import SharedStrings
@@ -223,6 +225,20 @@ class _Buffer(io.BytesIO):
         return None
 
 
+ZIP_LEVEL = 1  # zlib's fastest: measured on a plan, 1.0 ms less to write (of about 25) for 13% more bytes
+
+
+class ZipWriter(zipfile.ZipFile):
+    """A zip writer compressing each part at ZIP_LEVEL rather than zlib's default (6): the one xlsxwriter is lent, and
+    the one a form template is zipped with, so both give the same bytes."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **{**kwargs, "compresslevel": ZIP_LEVEL})
+
+    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):
+        super().writestr(zinfo_or_arcname, data, compress_type, ZIP_LEVEL if compresslevel is None else compresslevel)
+
+
 class _Workbook(Workbook):
     """A workbook assembled in memory and written to its file in one go when closed.
 
@@ -258,6 +274,15 @@ class _Workbook(Workbook):
             return self.add_worksheet(name)
         finally:
             self.constant_memory = False
+
+    def _store_workbook(self) -> None:
+        # xlsxwriter has no setting for how hard it compresses: its module's zip writer is ours while it zips.
+        held = xlsxwriter_workbook.ZipFile
+        xlsxwriter_workbook.ZipFile = ZipWriter
+        try:
+            super()._store_workbook()
+        finally:
+            xlsxwriter_workbook.ZipFile = held
 
     def close(self) -> None:
         try:

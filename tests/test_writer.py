@@ -204,3 +204,43 @@ def test_cells_written_directly_are_byte_for_byte_what_xlsxwriter_writes(tmp_pat
                          "xl/worksheets/sheet4.xml", "xl/sharedStrings.xml"):
                 assert a.read(part) == b.read(part), (attempt, part)
             assert b'<c r="B2" s="' in a.read("xl/worksheets/sheet1.xml")  # the cells the writer writes itself
+
+
+def test_parts_are_zipped_fast_and_xlsxwriter_is_left_as_it_was(tmp_path):
+    """The writer zips at zlib's fastest level by lending xlsxwriter its own zip writer while it zips: the parts
+    must inflate to what a zip at the default level holds, and xlsxwriter's zip writer must be its own again
+    afterwards, also when zipping failed."""
+    import xlsxwriter.workbook as xw
+
+    def fill(wb) -> None:
+        ws = wb.add_worksheet("Words")
+        for r in range(300):
+            ws.write_string(r, 0, f"row {r}: the same words over and over, row after row", wb.add_format({}))
+
+    fast, usual = tmp_path / "fast.xlsx", tmp_path / "usual.xlsx"
+    wb = new_workbook(fast)
+    fill(wb)
+    wb.close()
+    assert xw.ZipFile is zipfile.ZipFile
+    from xlsxwriter.workbook import Workbook
+
+    from scoa_xl.writer import SAFE_TEXT
+
+    plain = Workbook(str(usual), {**SAFE_TEXT, "in_memory": True})
+    fill(plain)
+    plain.close()
+    with zipfile.ZipFile(fast) as a, zipfile.ZipFile(usual) as b:
+        assert a.namelist() == b.namelist()
+        for info in a.infolist():
+            assert info.compress_type == zipfile.ZIP_DEFLATED
+            assert a.read(info) == b.read(info.filename)
+        sheet = "xl/worksheets/sheet1.xml"
+        assert a.getinfo(sheet).compress_size != b.getinfo(sheet).compress_size  # another level was used
+    wb = new_workbook(tmp_path / "clash.xlsx")  # two tables of one name: xlsxwriter refuses while it zips
+    fill(wb)
+    wb.worksheets()[0].add_table(0, 2, 3, 3, {"name": "Same"})
+    wb.worksheets()[0].add_table(5, 2, 8, 3, {"name": "Same"})
+    with pytest.raises(Exception, match="Same"):
+        wb.close()
+    assert xw.ZipFile is zipfile.ZipFile
+    assert not (tmp_path / "clash.xlsx").exists()
