@@ -288,16 +288,17 @@ def issue(code: Code, where: Cell | None = None, found: str = "", expected: str 
 def worker_failed(failure: str, limit: float, error: str = "", *, what: str = "workbook") -> Issue:
     """The issue for a file whose worker process gave no answer: it overran `limit` seconds ("timeout"), raised
     `error` ("error"), or died ("crash"). `what` it should have been: "workbook", or "container" (an email, a
-    mailbox or an archive)."""
+    mailbox or an archive: its issue says to save it again from the mail program, not to save it as a
+    workbook)."""
+    stopped = f"a file that stopped the reader ({error or 'it may be damaged'})"
     if what == "container":
-        thing = kinds = "an email, mailbox or archive"
-    else:
-        thing, kinds = "a workbook", "an .xlsx or .ods workbook"
+        found = f"no result after {limit:g} seconds" if failure == "timeout" else stopped
+        return issue(Code.MAIL_006, found=found, expected=f"an email, mailbox or archive that opens within "
+                                                          f"{limit:g} seconds")
     if failure == "timeout":
         return issue(Code.FILE_006, found=f"no result after {limit:g} seconds",
-                     expected=f"{thing} that can be read within {limit:g} seconds")
-    found = f"a file that stopped the reader ({error or 'it may be damaged'})"
-    return issue(Code.FILE_001, found=found, expected=f"{kinds} that opens normally")
+                     expected=f"a workbook that can be read within {limit:g} seconds")
+    return issue(Code.FILE_001, found=stopped, expected="an .xlsx or .ods workbook that opens normally")
 
 
 def show(value: object) -> str:

@@ -403,12 +403,16 @@ def test_an_email_that_kills_or_hangs_its_worker_is_reported_and_the_rest_are_re
     result = run_batch(folder, tmp_path / "out", SPEC, register=inbox["register"], jobs=2, time_limit=5)
     by_file = {f.file: f for f in result.files}
     assert sorted(by_file) == ["Cornwall.xlsx", "good.eml > Leeds.xlsx", "hangs.eml", "kills.eml"]
-    assert [i.code for i in by_file["kills.eml"].issues] == [Code.FILE_001]
-    assert [i.code for i in by_file["hangs.eml"].issues] == [Code.FILE_006]  # stopped at the limit, not waited for
+    # An email's issue says to save the email again, not to save it as a workbook.
+    assert [i.code for i in by_file["kills.eml"].issues] == [Code.MAIL_006]
+    assert "stopped the reader" in by_file["kills.eml"].issues[0].found
+    assert [i.code for i in by_file["hangs.eml"].issues] == [Code.MAIL_006]  # stopped at the limit, not waited for
+    assert by_file["hangs.eml"].issues[0].found == "no result after 5 seconds"
     for name in ("kills.eml", "hangs.eml"):
         f = by_file[name]
         assert f.status is not None and f.status.value == "unreadable" and "email" in f.issues[0].expected
-        assert (tmp_path / "out" / f.feedback).is_file()
+        letter = (tmp_path / "out" / f.feedback).read_text(encoding="utf-8")
+        assert "mail program" in letter and "save it as .xlsx" not in letter.lower()
     for name in ("good.eml > Leeds.xlsx", "Cornwall.xlsx"):
         assert by_file[name].status is not None and by_file[name].status.value == "valid", name
         assert by_file[name].plan
