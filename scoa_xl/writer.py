@@ -37,6 +37,8 @@ _PREPARED_LIMIT = 10_000  # distinct formulas remembered; a form has a few hundr
 _SHARED: dict[str, str] = {}
 _SHARED_LIMIT = 5_000  # distinct texts remembered as XML; a plan has about 300, most of them the spec's own
 _SHARED_LONGEST = 400  # characters: longer texts (a council's evidence) seldom recur, and are escaped afresh
+_INLINE: dict[str, str] = {}  # a streamed cell's text as xlsxwriter writes it, from _INLINE_MARK on (same limits)
+_INLINE_MARK = ' t="inlineStr">'
 
 
 class _Worksheet(Worksheet):
@@ -65,16 +67,34 @@ class _Worksheet(Worksheet):
         return super().write_string(row, col, *args, **kwargs)
 
     def _write_cell(self, row, col, cell):
-        """xlsxwriter's, with its commonest cells written straight out: shared text or a number, in a format of its own
-        (nine in ten of a plan's cells). Its own version builds and escapes each attribute in turn; written here, a
-        plan takes an eighth fewer instructions (measured). Anything else, and every cell of a streamed sheet, goes to
-        xlsxwriter's."""
+        """xlsxwriter's, with its commonest cells written straight out: text or a number, in a format of its own (nine
+        in ten of a plan's cells, and of the summary's). Its own version builds and escapes each attribute in turn;
+        written here, a plan takes an eighth fewer instructions (measured). On a streamed sheet a text is held in its
+        cell, escaped: each text's XML is made by xlsxwriter's own code once per process and remembered. Anything
+        else goes to xlsxwriter's."""
         fmt = cell.format
-        if fmt is not None and not self.constant_memory:
+        if fmt is not None:
             kind = type(cell)
             if kind is CellStringTuple:
-                self.fh.write(f'<c r="{xl_rowcol_to_cell_fast(row, col)}" s="{fmt._get_xf_index()}" t="s">'
-                              f'<v>{cell.string}</v></c>')
+                if not self.constant_memory:
+                    self.fh.write(f'<c r="{xl_rowcol_to_cell_fast(row, col)}" s="{fmt._get_xf_index()}" t="s">'
+                                  f'<v>{cell.string}</v></c>')
+                    return
+                tail = _INLINE.get(cell.string)
+                if tail is not None:
+                    self.fh.write(f'<c r="{xl_rowcol_to_cell_fast(row, col)}" s="{fmt._get_xf_index()}"{tail}')
+                    return
+                out, self.fh = self.fh, io.StringIO()
+                try:
+                    super()._write_cell(row, col, cell)
+                    xml = self.fh.getvalue()
+                finally:
+                    self.fh = out
+                self.fh.write(xml)
+                if len(cell.string) <= _SHARED_LONGEST:
+                    if len(_INLINE) >= _SHARED_LIMIT:
+                        _INLINE.clear()
+                    _INLINE[cell.string] = xml[xml.index(_INLINE_MARK):]
                 return
             if kind is CellNumberTuple:
                 self.fh.write(f'<c r="{xl_rowcol_to_cell_fast(row, col)}" s="{fmt._get_xf_index()}">'

@@ -244,3 +244,38 @@ def test_parts_are_zipped_fast_and_xlsxwriter_is_left_as_it_was(tmp_path):
         wb.close()
     assert xw.ZipFile is zipfile.ZipFile
     assert not (tmp_path / "clash.xlsx").exists()
+
+
+def test_a_streamed_sheet_is_byte_for_byte_what_xlsxwriter_streams(tmp_path):
+    """A streamed sheet (the summary's big sheets) holds each text in its cell; the writer writes each text's XML
+    as xlsxwriter made it the first time it met the text, and the sheet must come out exactly as xlsxwriter's
+    own constant_memory mode writes it, whether the text is met for the first time or again."""
+    from xlsxwriter.workbook import Workbook
+
+    from scoa_xl.writer import SAFE_TEXT
+
+    texts = ["plain", "bold & <escaped> \"text\"", "  spaced  ", "a\x01control\x1f", "_x0041_ kept", "<r>not rich</r>",
+             "x" * 500 + " ", "line one\nline two", "\ufffe", ""]
+
+    def fill(wb, ws) -> None:
+        bold, money = wb.add_format({"bold": True}), wb.add_format({"num_format": "0.0"})
+        for r in range(30):
+            ws.set_row(r, 15 + r % 3 * 15)
+            for c, text in enumerate(texts):
+                ws.write_string(r, c, text if r % 2 else text.upper(), bold)
+            ws.write_number(r, len(texts), r / 7, money)
+            ws.write_string(r, len(texts) + 1, f"unformatted {r % 4}")
+            ws.write_blank(r, len(texts) + 2, None, bold)
+
+    for attempt in range(2):  # the second time, every text's XML is the one remembered
+        ours, theirs = tmp_path / f"ours-{attempt}.xlsx", tmp_path / f"theirs-{attempt}.xlsx"
+        wb = new_workbook(ours, spill=tmp_path)
+        fill(wb, wb.add_streamed_worksheet("Streamed"))
+        wb.close()
+        plain = Workbook(str(theirs), {**SAFE_TEXT, "constant_memory": True, "tmpdir": str(tmp_path)})
+        fill(plain, plain.add_worksheet("Streamed"))
+        plain.close()
+        with zipfile.ZipFile(ours) as a, zipfile.ZipFile(theirs) as b:
+            sheet = a.read("xl/worksheets/sheet1.xml")
+            assert sheet == b.read("xl/worksheets/sheet1.xml"), attempt
+            assert b't="inlineStr"><is><t xml:space="preserve">  spaced  </t>' in sheet
