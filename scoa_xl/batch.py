@@ -91,7 +91,8 @@ def run_batch(folder: Path, out: Path, spec: Spec, *, register: Path | None, job
         results = discover(folder)
         for r in results:
             classify(r)
-        prev_index = _index_previous(Path(previous), spec, jobs, time_limit) if previous else {}
+        prev_index = _index_previous(Path(previous), spec, jobs, time_limit, run.work / "previous") \
+            if previous else {}
         from . import check, plan  # noqa: F401 - loaded once here, so every forked worker starts with them
 
         state = WorkerState(spec, str(run.work), prev_index, started.date(), reg)
@@ -283,16 +284,22 @@ def _copy_from(r: FileRecord, original: FileRecord) -> None:
     r.current = False
 
 
-def _index_previous(previous: Path, spec: Spec, jobs: int, limit: float) -> dict[str, str]:
-    """Last year's returns by council and respondent (the latest where there are several)."""
+def _index_previous(previous: Path, spec: Spec, jobs: int, limit: float, scratch: Path) -> dict[str, str]:
+    """Last year's returns by council and respondent (the latest where there are several), those that came by
+    email or in an archive included: their spreadsheets are copied into `scratch` (this run's own, kept until it
+    ends), and last year's return is read from there when its plan is written."""
     found = discover(previous)
     for r in found:
         classify(r)
-    tasks = [PeekTask(str(r.path)) for r in found if r.status is None]
-    if not tasks:
+    containers = to_open(found)
+    candidates = sum(r.status is None for r in found)
+    if not candidates:
         return {}
     best: dict[str, tuple[dt.date | None, str]] = {}
-    with Pool(min(jobs, len(tasks)), handle, WorkerState(spec)) as pool:
+    with Pool(jobs if containers else min(jobs, candidates), handle, WorkerState(spec)) as pool:
+        if containers:
+            found = _open_containers(pool, found, containers, scratch, limit, _no_progress)
+        tasks = [PeekTask(str(r.path)) for r in found if r.status is None]
         for _task, res, failure in pool.run(tasks, limit):
             if failure or not isinstance(res, tuple):
                 continue

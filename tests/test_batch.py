@@ -422,6 +422,38 @@ def test_previous_returns_add_the_change_since_last_year(messy, tmp_path):
     assert CHANGE_COLUMN not in cover_text(files["camden.xlsx"])
 
 
+def test_last_years_returns_that_came_by_email_or_in_an_archive_are_found(messy, tmp_path):
+    """Last year's folder is often last year's inbox: a return attached to an email, or zipped, counts as one
+    lying there as a file."""
+    from test_mail import XLSX, message, zipped
+
+    from scoa_xl.plan import CHANGE_COLUMN
+
+    inbox, last_year = tmp_path / "inbox", tmp_path / "last-year"
+    inbox.mkdir()
+    last_year.mkdir()
+    shutil.copyfile(messy["inbox"] / "leeds.xlsx", inbox / "leeds.xlsx")
+    shutil.copyfile(messy["inbox"] / "camden.xlsx.download", inbox / "camden.xlsx")
+    camden = check_return(inbox / "camden.xlsx", SPEC).ret
+    assert camden is not None
+    blank = generate(SPEC, tmp_path / "blank.xlsx", Identity(), generated_at=DAY)
+    fill_workbook(blank, tmp_path / "leeds 2025.xlsx", answers("Leeds", "Jo Bloggs", "2025-02-02", shift=4))
+    who = camden.identity
+    fill_workbook(blank, tmp_path / "camden 2025.xlsx", {
+        **answers(who.council, who.respondent, "2025-02-03", shift=2),
+        "identity_council_code": who.council_code, "identity_organisation": who.organisation})
+    (last_year / "SCOA return 2025.eml").write_bytes(message(attachments=[
+        ("Leeds 2025.xlsx", (tmp_path / "leeds 2025.xlsx").read_bytes(), XLSX)]).as_bytes())
+    (last_year / "returns 2025.zip").write_bytes(zipped({"camden 2025.xlsx":
+                                                          (tmp_path / "camden 2025.xlsx").read_bytes()}))
+    result = run_batch(inbox, tmp_path / "out", SPEC, register=None, previous=last_year)
+    for name in ("leeds.xlsx", "camden.xlsx"):
+        wb = CalamineWorkbook.from_path(str(tmp_path / "out" / by_file(result)[name].plan))
+        assert CHANGE_COLUMN in [v for row in wb.get_sheet_by_name("Cover").to_python() for v in row], name
+    assert not list(last_year.glob("*.xlsx"))  # last year's folder is only read
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.name.startswith(".scoa-run-")]
+
+
 def test_a_file_over_the_time_limit_is_reported_not_waited_for(messy, tmp_path):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
