@@ -31,6 +31,7 @@ try:
 except ImportError:  # a platform without its wheel: the standard library's, slower, is the same check
     import zlib  # type: ignore[no-redef]
 
+from .biff import BiffFormulas
 from .errors import Code, ReturnUnreadable, issue
 
 MAX_FILE_BYTES = 25 * 1024 * 1024
@@ -54,6 +55,7 @@ class Sniffed:
     # The unpacked XML the reader looks at again for what calamine does not give (formulas, .ods typed text):
     # each sheet part and the parts that map sheet names to them, kept from this look so nothing is unpacked twice.
     parts: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    xls_formulas: BiffFormulas | None = field(default=None, compare=False, repr=False)  # an .xls's, likewise
 
 
 def _unreadable(code: Code, found: str, expected: str) -> ReturnUnreadable:
@@ -420,10 +422,11 @@ def _ole2(data: bytes) -> Sniffed:
         raise _unreadable(Code.FILE_002, "a password-protected workbook", "a workbook that opens without a password")
     if not streams:
         raise _unreadable(Code.FILE_001, "an old Office file that is not a workbook", "an .xlsx or .ods workbook")
-    cells = max(_biff_cells(s) for s in streams)
+    formulas = BiffFormulas() if streams[0][4:6] == b"\x00\x06" else None  # BIFF8 (Excel 97 on), read first
+    cells = max(_biff_cells(s, formulas if i == 0 else None) for i, s in enumerate(streams))
     if cells > MAX_CELLS:
         raise _too_many_cells(cells)
-    return Sniffed("xls", len(data))
+    return Sniffed("xls", len(data), xls_formulas=formulas)
 
 
 def _u32s(raw: bytes) -> array:
@@ -504,12 +507,14 @@ _BIFF_CELLS = {0x0203, 0x0204, 0x0205, 0x027E, 0x00FD, 0x0006, 0x00D6, 0x0201}  
 _BIFF_MULTI = {0x00BD, 0x00BE}  # MulRk, MulBlank: a run of cells in one row
 
 
-def _biff_cells(stream: bytes) -> int:
+def _biff_cells(stream: bytes, keep: BiffFormulas | None = None) -> int:
     """Cells the reader lays out for a BIFF workbook stream: every sheet from A1 to its furthest cell, or as
     far as its DIMENSIONS record claims (the reader reserves that much). Records the reader would trip on
-    (a sheet starting past the end, text numbered past the list of text) are refused here."""
+    (a sheet starting past the end, text numbered past the list of text) are refused here. With `keep`, the
+    formula records met on the way are kept there, for the reader (calamine gives only their results)."""
     bad = _damaged("a damaged old Office (.xls) file")
     sheets: list[int] = []
+    books = 0
     strings = string_bytes = 0
     in_sst = False
     p = 0
@@ -522,6 +527,15 @@ def _biff_cells(stream: bytes) -> int:
                               "a workbook that opens without a password")
         if typ == 0x0085 and len(body) >= 4:  # BoundSheet8: where a sheet's records start
             sheets.append(struct.unpack_from("<I", body, 0)[0])
+            if keep is not None:
+                keep.sheets.append(_biff_sheet_name(body))
+        elif typ == 0x01AE and keep is not None:  # SupBook: a workbook that references point into
+            if body[2:4] == b"\x01\x04":  # this workbook itself
+                keep.own_books.add(books)
+            books += 1
+        elif typ == 0x0017 and keep is not None and len(body) >= 2:  # ExternSheet: what 3-D references name
+            n = min(struct.unpack_from("<H", body, 0)[0], (len(body) - 2) // 6)
+            keep.externs.extend(struct.unpack_from("<HHH", body, 2 + 6 * i) for i in range(n))
         elif typ == 0x00FC and len(body) >= 8:  # SST: the reader reserves room for the count it declares
             strings, string_bytes, in_sst = struct.unpack_from("<I", body, 4)[0], len(body) - 8, True
             continue
@@ -537,11 +551,15 @@ def _biff_cells(stream: bytes) -> int:
         raise _too_big(f"{len(sheets):,} sheets", f"at most {MAX_SHEETS}")
     total = walked = 0
     seen: dict[int, int] = {}
-    for pos in sheets:
+    for i, pos in enumerate(sheets):
         if pos > len(stream):
             raise bad
+        if keep is not None and i < len(keep.sheets):
+            name = keep.sheets[i]
+            keep.cells[name], keep.shared[name] = {}, {}
         if pos not in seen:
-            seen[pos], n_bytes = _biff_sheet_cells(stream, pos, strings)
+            found = (keep.cells[name], keep.shared[name]) if keep is not None and i < len(keep.sheets) else None
+            seen[pos], n_bytes = _biff_sheet_cells(stream, pos, strings, found)
             walked += n_bytes
             if walked > 4 * len(stream) + 4096:  # sheets laid over one another, to make the walk long
                 raise bad
@@ -551,7 +569,15 @@ def _biff_cells(stream: bytes) -> int:
     return total
 
 
-def _biff_sheet_cells(stream: bytes, pos: int, strings: int) -> tuple[int, int]:
+def _biff_sheet_name(body: bytes) -> str:
+    """A BoundSheet8 record's sheet name (a ShortXLUnicodeString after the offset, state and type)."""
+    n, flags = (body[6], body[7]) if len(body) >= 8 else (0, 0)
+    raw = body[8:8 + (2 * n if flags & 1 else n)]
+    return raw.decode("utf-16-le", "replace") if flags & 1 else raw.decode("latin-1")
+
+
+def _biff_sheet_cells(stream: bytes, pos: int, strings: int,
+                      keep: tuple[dict, dict] | None = None) -> tuple[int, int]:
     max_row = max_col = reserved = 0
     p = pos
     while p + 4 <= len(stream):
@@ -562,11 +588,16 @@ def _biff_sheet_cells(stream: bytes, pos: int, strings: int) -> tuple[int, int]:
             break
         if typ in _BIFF_CELLS and len(body) >= 4:
             row, col = struct.unpack_from("<HH", body, 0)
+            if typ == 0x0006 and keep is not None and len(body) >= 22:  # Formula: from its tokens' length on
+                keep[0][row, col] = body[20:]
             if typ == 0x00FD and (len(body) < 10 or struct.unpack_from("<I", body, 6)[0] >= strings):
                 raise _damaged("a damaged old Office (.xls) file (a cell points past its list of text)")
         elif typ in _BIFF_MULTI and len(body) >= 6:
             row = struct.unpack_from("<H", body, 0)[0]
             col = max(struct.unpack_from("<H", body, 2)[0], struct.unpack_from("<H", body, len(body) - 2)[0])
+        elif typ == 0x04BC and keep is not None and len(body) >= 10:  # ShrFmla: by its range's first cell
+            keep[1][struct.unpack_from("<H", body, 0)[0], body[4]] = body[8:]
+            continue
         elif typ == 0x0200 and len(body) in (10, 14):  # Dimensions
             if len(body) == 14:
                 rf, rl, cf, cl = struct.unpack_from("<IIHH", body, 0)

@@ -234,6 +234,7 @@ class Grid:
         self._wb = wb
         self._kind = sniffed.kind if sniffed else ""
         self._xml = sniffed.parts if sniffed else {}  # unpacked by the pre-flight look
+        self._biff = sniffed.xls_formulas if sniffed else None  # an .xls's formula records, kept by that look
         self._formulas: dict[str, Formulas] = {}
         self._formula_refs: dict[str, Container[bytes] | None] = {}
         self._ods: dict[str, tuple[Formulas, Texts]] | None = None
@@ -302,7 +303,8 @@ class Grid:
         return part if part is not None and part in self._xml else None
 
     def formulas(self, sheet: str) -> Formulas:
-        """The cells of a sheet that hold a formula, (row, col) -> the formula as typed; {} for .xls."""
+        """The cells of a sheet that hold a formula, (row, col) -> the formula as typed (for an .xls, "" where its
+        tokens are not ones `biff` reads)."""
         real = self.real_name(sheet)
         if real in self._formulas:
             return self._formulas[real]
@@ -313,6 +315,8 @@ class Grid:
             part = self._sheet_part(real)
             if part is not None:
                 found = xlsx_formulas(self._xml[part])
+        elif self._biff is not None:
+            found = dict(self._biff.texts(real))
         self._formulas[real] = found
         return found
 

@@ -7,6 +7,7 @@ import re
 from typing import cast
 
 from . import layout as L
+from .biff import UNREADABLE
 from .clean import DONT_KNOW, NOT_ON_LIST, clean_long_text, clean_text, match_choice, match_rating
 from .errors import Code, Issue, issue, show
 from .fileio import TEXT_LIMIT
@@ -38,8 +39,11 @@ def _labels(choices) -> str:
 
 def _formula_found(raw: Raw) -> str:
     """What a formula cell was found holding: the formula, and what an application last showed for it."""
-    formula = raw.formula or "="
-    found = "the formula " + (formula if len(formula) <= 120 else formula[:117] + "...")
+    if raw.formula == UNREADABLE:
+        found = "a formula (an old .xls file keeps it in a coded form, and this one could not be read back as text)"
+    else:
+        formula = raw.formula or "="
+        found = "the formula " + (formula if len(formula) <= 120 else formula[:117] + "...")
     shown = clean_text(raw.value)
     if shown:
         found += f", which shows {show(shown)}"
@@ -56,7 +60,11 @@ def _formula_answer(raw: Raw, issues: list[Issue], expected: str) -> bool:
 
 def _text(raw: Raw, issues: list[Issue], clean=clean_long_text) -> str:
     """Typed text as a spreadsheet cell can hold it, with a query for whatever had to change or looks odd.
-    A formula typed as an answer is kept as its own text (never what it computed) and reported."""
+    A formula typed as an answer is kept as its own text (never what it computed) and reported; one whose text
+    the file does not give back is reported and not taken."""
+    if raw.formula == UNREADABLE:
+        _formula_answer(raw, issues, "plain text")
+        return ""
     value = raw.value if raw.formula is None else raw.formula
     length = len(value) if isinstance(value, str) else 0
     if isinstance(value, str) and length > 2 * TEXT_LIMIT:

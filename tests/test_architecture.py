@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "scoa_xl"
 # The pipeline, bottom first: a module may import only modules in the layers below its own.
 LAYERS = [
     {"model", "resources", "styles", "workers", "figures"},  # domain objects and rules; files and processes
-    {"errors", "fileio", "layout", "clean", "render"},
+    {"errors", "fileio", "layout", "clean", "render", "biff"},
     {"spec", "register", "preflight", "score", "writer", "results", "sheetxml"},
     {"unpacking"},  # what is inside emails and archives: the shared core of their readers
     {"mime", "archives"},  # .eml and .mbox; .zip
