@@ -33,10 +33,14 @@ class BiffFormulas:
     cells: dict[str, dict[tuple[int, int], bytes]] = field(default_factory=dict)
     shared: dict[str, dict[tuple[int, int], bytes]] = field(default_factory=dict)
 
-    def texts(self, sheet: str) -> dict[tuple[int, int], str]:
-        """Each formula cell of a sheet, (row, col) -> the formula as typed ("=2+2"), or UNREADABLE."""
-        shared = self.shared.get(sheet, {})
-        return {at: formula_text(body, at, shared, self) for at, body in self.cells.get(sheet, {}).items()}
+    def text(self, sheet: str, at: tuple[int, int]) -> str | None:
+        """The formula a cell (row, col) holds, as typed ("=2+2"), or UNREADABLE; None for a cell without one."""
+        body = self.cells.get(sheet, {}).get(at)
+        return None if body is None else formula_text(body, at, self.shared.get(sheet, {}), self)
+
+    def texts(self, sheet: str) -> dict[tuple[int, int], str | None]:
+        """Every formula cell of a sheet, (row, col) -> its text as `text` gives it."""
+        return {at: self.text(sheet, at) for at in self.cells.get(sheet, {})}
 
     def sheet_ref(self, ixti: int) -> str | None:
         """The sheet part of a 3-D reference ("'System design'!"), for a sheet of this workbook."""

@@ -554,11 +554,11 @@ def _biff_cells(stream: bytes, keep: BiffFormulas | None = None) -> int:
     for i, pos in enumerate(sheets):
         if pos > len(stream):
             raise bad
-        if keep is not None and i < len(keep.sheets):
+        found = None  # where this sheet's formula records are kept, if they are
+        if keep is not None:
             name = keep.sheets[i]
-            keep.cells[name], keep.shared[name] = {}, {}
+            found = keep.cells.setdefault(name, {}), keep.shared.setdefault(name, {})
         if pos not in seen:
-            found = (keep.cells[name], keep.shared[name]) if keep is not None and i < len(keep.sheets) else None
             seen[pos], n_bytes = _biff_sheet_cells(stream, pos, strings, found)
             walked += n_bytes
             if walked > 4 * len(stream) + 4096:  # sheets laid over one another, to make the walk long

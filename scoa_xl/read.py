@@ -292,8 +292,11 @@ class Grid:
         return self._formula_refs[real]
 
     def formula(self, sheet: str, row: int, col: int) -> str | None:
-        """The formula a cell holds, as typed ("=2+2"); None for a cell without one."""
-        found = self.formulas(sheet).get((row, col))
+        """The formula a cell holds, as typed ("=2+2"); None for a cell without one. For an .xls, "" where its
+        tokens are not ones `biff` reads; only the cells asked about are decoded (a form has hundreds of its own)."""
+        if self._biff is not None:
+            return self._biff.text(self.real_name(sheet), (row, col))
+        found = self._sheet_formulas(sheet).get((row, col))
         return None if found is None else formula_text(found)
 
     def _sheet_part(self, real: str) -> str | None:
@@ -302,9 +305,8 @@ class Grid:
         part = self._parts.get(real)
         return part if part is not None and part in self._xml else None
 
-    def formulas(self, sheet: str) -> Formulas:
-        """The cells of a sheet that hold a formula, (row, col) -> the formula as typed (for an .xls, "" where its
-        tokens are not ones `biff` reads)."""
+    def _sheet_formulas(self, sheet: str) -> Formulas:
+        """The cells of an .xlsx or .ods sheet that hold a formula, (row, col) -> the formula's text."""
         real = self.real_name(sheet)
         if real in self._formulas:
             return self._formulas[real]
@@ -315,8 +317,6 @@ class Grid:
             part = self._sheet_part(real)
             if part is not None:
                 found = xlsx_formulas(self._xml[part])
-        elif self._biff is not None:
-            found = dict(self._biff.texts(real))
         self._formulas[real] = found
         return found
 

@@ -60,13 +60,19 @@ def _die_with_parent() -> None:
         pass
 
 
-def _serve(conn: Connection, handler: Handler, state: Any, parent: int) -> None:
+def _child_started(parent: int) -> bool:
+    """Set up a process the main one started (a worker, or the work `Beside` runs): it dies with its parent, and
+    Ctrl-C and termination are the main process's to handle (it stops its children itself). False where the
+    parent died before the death signal was asked for."""
     _die_with_parent()
-    # Ctrl-C and termination are the main process's to handle: it stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
-    if os.getppid() != parent:  # the parent died before the death signal was asked for
+    return os.getppid() == parent
+
+
+def _serve(conn: Connection, handler: Handler, state: Any, parent: int) -> None:
+    if not _child_started(parent):
         return
     while True:
         try:
@@ -206,44 +212,41 @@ class Beside:
 
     def __init__(self, fn: Callable[..., Any], *args: Any):
         self._fn, self._args = fn, args
-        self._proc: Any = None
-        if "fork" in mp.get_all_start_methods():
+        self._name = getattr(fn, "__name__", "it")
+        self._child: _Worker | None = None
+        self._inline = "fork" not in mp.get_all_start_methods()
+        if not self._inline:
             ctx = mp.get_context("fork")
-            self._conn, child = ctx.Pipe(duplex=False)
-            self._proc = ctx.Process(target=_beside, args=(child, fn, args, os.getpid()), daemon=True)
-            self._proc.start()
-            child.close()
+            conn, child_end = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_beside, args=(child_end, fn, args, os.getpid()), daemon=True)
+            proc.start()
+            child_end.close()
+            self._child = _Worker(proc, conn)
 
     def wait(self) -> Any:
-        if self._proc is None:
+        if self._inline:
             return self._fn(*self._args)
+        if self._child is None:
+            raise RuntimeError(f"{self._name} was already waited for, or stopped")
         try:
-            result = self._conn.recv()
+            result = self._child.conn.recv()
         except (EOFError, OSError):
-            raise RuntimeError(f"the process running {getattr(self._fn, '__name__', 'it')} stopped before it "
-                               "finished") from None
+            raise RuntimeError(f"the process running {self._name} stopped before it finished") from None
         finally:
             self.close()
         if isinstance(result, TaskFailed):
-            raise result.error or RuntimeError(f"{result.name} in {getattr(self._fn, '__name__', 'it')}")
+            raise result.error or RuntimeError(f"{result.name} in {self._name}")
         return result
 
     def close(self) -> None:
         """Stop the process if it is still running (the caller failed and will not wait for it)."""
-        if self._proc is None:
-            return
-        if self._proc.is_alive():
-            self._proc.kill()
-        self._proc.join(5)
-        self._conn.close()
-        self._proc = None
+        if self._child is not None:
+            _stop(self._child)
+            self._child = None
 
 
 def _beside(conn: Connection, fn: Callable[..., Any], args: tuple, parent: int) -> None:
-    _die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if os.getppid() != parent:
+    if not _child_started(parent):
         return
     try:
         result: Any = fn(*args)
